@@ -1,0 +1,321 @@
+"""Environment configuration: frozen dataclasses, one per concern, validated at construction.
+
+Every config checks its own fields in ``__post_init__`` so that a bad value raises a
+:class:`ConfigError` naming the field, the value and what is allowed, before anything is
+traced or compiled. Configs are never mutated: use :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+Range = tuple[float, float]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field, value and what is allowed."""
+
+
+def _fail(owner: object, name: str, value: Any, allowed: str) -> None:
+    """Raise a ConfigError for ``owner.name = value`` saying what is allowed."""
+    raise ConfigError(f"{type(owner).__name__}.{name} = {value!r} is invalid: {allowed}")
+
+
+def check_range(
+    owner: object, name: str, lo_bound: float | None = None, hi_bound: float | None = None
+) -> None:
+    """Check that ``owner.name`` is a (low, high) pair with low <= high inside the given bounds."""
+    value = getattr(owner, name)
+    bounds = f"[{'-inf' if lo_bound is None else lo_bound}, {'inf' if hi_bound is None else hi_bound}]"
+    allowed = f"expected a pair (low, high) with low <= high, both in {bounds}"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        _fail(owner, name, value, allowed)
+    lo, hi = value
+    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi)):
+        _fail(owner, name, value, allowed)
+    if lo > hi:
+        _fail(owner, name, value, f"lower bound {lo} is above upper bound {hi}; {allowed}")
+    if (lo_bound is not None and lo < lo_bound) or (hi_bound is not None and hi > hi_bound):
+        _fail(owner, name, value, allowed)
+
+
+def check_scalar(
+    owner: object,
+    name: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    strict_lo: bool = False,
+    integer: bool = False,
+) -> None:
+    """Check that ``owner.name`` is a finite number (an int if ``integer``) inside [lo, hi]."""
+    value = getattr(owner, name)
+    kind = "an integer" if integer else "a number"
+    lo_txt = "-inf" if lo is None else lo
+    allowed = f"expected {kind} in {'(' if strict_lo else '['}{lo_txt}, {'inf' if hi is None else hi}]"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or not math.isfinite(value):
+        _fail(owner, name, value, allowed)
+    if lo is not None and (value < lo or (strict_lo and value == lo)):
+        _fail(owner, name, value, allowed)
+    if hi is not None and value > hi:
+        _fail(owner, name, value, allowed)
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    """Which robot, and how actions map onto its joints."""
+
+    name: str = "berkeley_humanoid"
+    action_scale: float = 0.5  # rad of PD target offset per unit of action
+    soft_joint_limit_factor: float = 0.95  # share of the joint range the limit penalty allows
+
+    def __post_init__(self) -> None:
+        """Validate fields."""
+        from mjx_walker.robots import ROBOTS  # local import: robots imports nothing from here
+
+        if self.name not in ROBOTS:
+            _fail(self, "name", self.name, f"known robots are {sorted(ROBOTS)}")
+        check_scalar(self, "action_scale", 0.0, 10.0, strict_lo=True)
+        check_scalar(self, "soft_joint_limit_factor", 0.0, 1.0, strict_lo=True)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Physics and control timing, and solver settings."""
+
+    ctrl_dt: float = 0.02  # s, policy period (50 Hz)
+    sim_dt: float = 0.002  # s, physics substep
+    iterations: int = 3  # constraint solver iterations
+    ls_iterations: int = 5  # line-search iterations
+
+    def __post_init__(self) -> None:
+        """Validate fields, including that sim_dt divides ctrl_dt."""
+        check_scalar(self, "ctrl_dt", 0.0, 1.0, strict_lo=True)
+        check_scalar(self, "sim_dt", 0.0, 0.1, strict_lo=True)
+        check_scalar(self, "iterations", 1, 100, integer=True)
+        check_scalar(self, "ls_iterations", 1, 100, integer=True)
+        ratio = self.ctrl_dt / self.sim_dt
+        if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
+            _fail(
+                self,
+                "sim_dt",
+                self.sim_dt,
+                f"must divide ctrl_dt={self.ctrl_dt} into a whole number of substeps "
+                f"(ctrl_dt/sim_dt = {ratio:.4f}); e.g. sim_dt={self.ctrl_dt / max(1, round(ratio))}",
+            )
+
+    @property
+    def n_substeps(self) -> int:
+        """Physics substeps per control step."""
+        return int(round(self.ctrl_dt / self.sim_dt))
+
+
+@dataclass(frozen=True)
+class CommandConfig:
+    """Joystick task: velocity command ranges, resampling, gait clock, episode and termination."""
+
+    lin_vel_x: Range = (-1.0, 1.0)  # m/s, forward
+    lin_vel_y: Range = (-0.5, 0.5)  # m/s, left
+    yaw_rate: Range = (-1.0, 1.0)  # rad/s
+    zero_command_prob: float = 0.1  # share of commands that are exactly zero (standing still)
+    resample_interval_s: Range = (4.0, 8.0)  # s between mid-episode command re-samples
+    gait_frequency_hz: Range = (1.25, 1.5)  # stepping frequency, sampled per episode
+    episode_length: int = 1000  # control steps (20 s at 50 Hz)
+    max_tilt_rad: float = 1.0  # torso tilt from upright that ends the episode
+    min_height_fraction: float = 0.6  # base height / standing height below which the episode ends
+
+    def __post_init__(self) -> None:
+        """Validate fields."""
+        check_range(self, "lin_vel_x", -5.0, 5.0)
+        check_range(self, "lin_vel_y", -5.0, 5.0)
+        check_range(self, "yaw_rate", -5.0, 5.0)
+        check_scalar(self, "zero_command_prob", 0.0, 1.0)
+        check_range(self, "resample_interval_s", 0.02, None)
+        check_range(self, "gait_frequency_hz", 0.1, 10.0)
+        check_scalar(self, "episode_length", 1, None, integer=True)
+        check_scalar(self, "max_tilt_rad", 0.0, math.pi, strict_lo=True)
+        check_scalar(self, "min_height_fraction", 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """Random pushes: a horizontal velocity kick to the base at random intervals."""
+
+    interval_s: Range = (5.0, 10.0)  # s between pushes
+    magnitude: Range = (0.1, 1.0)  # m/s added to the base's horizontal velocity
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        """Validate fields."""
+        check_range(self, "interval_s", 0.02, None)
+        check_range(self, "magnitude", 0.0, 10.0)
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Reward scales (0 disables a term) and shaping constants.
+
+    The total reward is ``sum(scale * term) * ctrl_dt``, clipped at 0 from below when
+    ``clip_total_at_zero`` (as MuJoCo Playground does for its humanoids).
+    """
+
+    tracking_lin_vel: float = 1.0
+    tracking_ang_vel: float = 0.5
+    lin_vel_z: float = 0.0
+    ang_vel_xy: float = -0.15
+    orientation: float = -1.0
+    torques: float = -2.5e-5
+    energy: float = 0.0
+    action_rate: float = -0.01
+    feet_air_time: float = 2.0
+    feet_slip: float = -0.25
+    feet_phase: float = 1.0
+    joint_limits: float = -1.0
+    pose: float = -1.0
+    stand_still: float = -1.0
+    alive: float = 0.0
+    termination: float = -1.0
+    tracking_sigma: float = 0.25  # (m/s)^2, width of the exp tracking kernel
+    swing_height: float = 0.08  # m, foot apex height the phase reward asks for
+    air_time_target: float = 0.2  # s, air time above which feet_air_time pays
+    clip_total_at_zero: bool = True
+
+    def __post_init__(self) -> None:
+        """Validate fields."""
+        for name in self.term_names:
+            check_scalar(self, name)
+        check_scalar(self, "tracking_sigma", 0.0, None, strict_lo=True)
+        check_scalar(self, "swing_height", 0.0, 1.0)
+        check_scalar(self, "air_time_target", 0.0, 10.0)
+
+    @property
+    def term_names(self) -> tuple[str, ...]:
+        """Names of all reward terms, in logging order."""
+        shaping = {"tracking_sigma", "swing_height", "air_time_target", "clip_total_at_zero"}
+        return tuple(f.name for f in dataclasses.fields(self) if f.name not in shaping)
+
+    @property
+    def scales(self) -> dict[str, float]:
+        """Mapping from term name to its scale."""
+        return {name: float(getattr(self, name)) for name in self.term_names}
+
+
+@dataclass(frozen=True)
+class RandomizationConfig:
+    """Domain randomization ranges; each is re-sampled at every episode reset.
+
+    A zero-width range (low == high) at the nominal value turns that randomization off.
+    """
+
+    friction: Range = (0.4, 1.0)  # foot-floor sliding friction coefficient
+    mass_scale: Range = (0.9, 1.1)  # per-link mass (and inertia) multiplier
+    payload_kg: Range = (-0.5, 1.5)  # mass added to the torso
+    com_offset_m: Range = (-0.02, 0.02)  # torso centre-of-mass shift, per axis
+    kp_scale: Range = (0.9, 1.1)  # per-joint stiffness multiplier
+    kd_scale: Range = (0.9, 1.1)  # per-joint damping-gain multiplier
+    armature_scale: Range = (1.0, 1.05)
+    damping_scale: Range = (0.8, 1.2)  # passive joint damping multiplier
+    frictionloss_scale: Range = (0.5, 1.5)
+    lag_substeps: tuple[int, int] = (0, 8)  # PD target delay in physics substeps (inclusive)
+    max_lag_substeps: int = 10  # size of the target history buffer - 1
+
+    def __post_init__(self) -> None:
+        """Validate fields, including that the lag range fits the buffer."""
+        check_range(self, "friction", 0.0, 5.0)
+        check_range(self, "mass_scale", 0.01, 10.0)
+        check_range(self, "payload_kg", -100.0, 100.0)
+        check_range(self, "com_offset_m", -1.0, 1.0)
+        for name in ("kp_scale", "kd_scale", "armature_scale", "damping_scale"):
+            check_range(self, name, 0.0, 10.0)
+        check_range(self, "frictionloss_scale", 0.0, 10.0)
+        check_scalar(self, "max_lag_substeps", 0, 1000, integer=True)
+        lo, hi = self.lag_substeps
+        if not (isinstance(lo, int) and isinstance(hi, int)) or lo < 0 or lo > hi:
+            _fail(self, "lag_substeps", self.lag_substeps, "expected integers 0 <= low <= high")
+        if hi > self.max_lag_substeps:
+            _fail(
+                self,
+                "lag_substeps",
+                self.lag_substeps,
+                f"upper bound {hi} exceeds the target buffer (max_lag_substeps="
+                f"{self.max_lag_substeps}); raise max_lag_substeps or lower the range",
+            )
+
+    @classmethod
+    def nominal(cls) -> RandomizationConfig:
+        """All ranges collapsed to the nominal model: no randomization."""
+        return cls(
+            friction=(0.6, 0.6),
+            mass_scale=(1.0, 1.0),
+            payload_kg=(0.0, 0.0),
+            com_offset_m=(0.0, 0.0),
+            kp_scale=(1.0, 1.0),
+            kd_scale=(1.0, 1.0),
+            armature_scale=(1.0, 1.0),
+            damping_scale=(1.0, 1.0),
+            frictionloss_scale=(1.0, 1.0),
+            lag_substeps=(0, 0),
+        )
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Uniform noise on the actor's observations: value +- level * scale."""
+
+    level: float = 1.0  # 0 disables all observation noise
+    gyro: float = 0.2  # rad/s
+    gravity: float = 0.05  # unit vector components
+    joint_pos: float = 0.03  # rad
+    joint_vel: float = 1.5  # rad/s
+
+    def __post_init__(self) -> None:
+        """Validate fields."""
+        for f in dataclasses.fields(self):
+            check_scalar(self, f.name, 0.0, None)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Everything that defines the walking environment."""
+
+    robot: RobotConfig = field(default_factory=RobotConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    command: CommandConfig = field(default_factory=CommandConfig)
+    push: PushConfig = field(default_factory=PushConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    def __post_init__(self) -> None:
+        """Check each section has the right type (catches swapped arguments early)."""
+        for f in dataclasses.fields(self):
+            expected = f.default_factory  # type: ignore[misc]
+            value = getattr(self, f.name)
+            if not isinstance(value, expected):  # type: ignore[arg-type]
+                _fail(self, f.name, value, f"expected a {expected.__name__}")  # type: ignore[union-attr]
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (nested) config dataclass."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) config dataclass from :func:`to_dict` output, validating every field."""
+    kwargs: dict[str, Any] = {}
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"{cls.__name__} has no field {key!r}; fields are {sorted(names)}")
+        f = names[key]
+        sub = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(sub) and isinstance(value, dict):
+            kwargs[key] = from_dict(sub, value)  # type: ignore[arg-type]
+        elif isinstance(value, list):
+            kwargs[key] = tuple(value)
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)

@@ -1,0 +1,121 @@
+"""The trained policy as a file: save, load, and the deterministic actor as a pure function.
+
+A policy directory holds ``policy.msgpack`` (observation normalizer of the actor input and the
+actor network's parameters) and ``policy.json`` (the env and PPO configs that built it). This is
+what training writes at the end and what export and evaluation read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from brax.training.acme import running_statistics
+from brax.training.agents.ppo import networks as ppo_networks
+from flax import serialization
+
+from mjx_walker.brax_env import ACTOR_KEY, CRITIC_KEY
+from mjx_walker.configs import EnvConfig, from_dict, to_dict
+from mjx_walker.ppo_config import PPOConfig
+
+POLICY_PARAMS = "policy.msgpack"
+POLICY_META = "policy.json"
+
+
+def make_networks(actor_size: int, critic_size: int, action_size: int, ppo: PPOConfig) -> Any:
+    """Brax PPO networks: the actor reads ACTOR_KEY, the critic reads CRITIC_KEY."""
+    preprocess = running_statistics.normalize if ppo.normalize_observations else (lambda x, _: x)
+    return ppo_networks.make_ppo_networks(
+        observation_size={ACTOR_KEY: (actor_size,), CRITIC_KEY: (critic_size,)},
+        action_size=action_size,
+        preprocess_observations_fn=preprocess,
+        policy_hidden_layer_sizes=ppo.policy_hidden_layer_sizes,
+        value_hidden_layer_sizes=ppo.value_hidden_layer_sizes,
+        activation=getattr(nn, ppo.activation),
+        policy_obs_key=ACTOR_KEY,
+        value_obs_key=CRITIC_KEY,
+    )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded policy: configs, parameters, and the deterministic actor."""
+
+    env_cfg: EnvConfig
+    ppo_cfg: PPOConfig
+    normalizer: Any  # brax RunningStatisticsState (all obs keys)
+    params: Any  # actor network parameters
+    networks: Any  # brax PPONetworks
+
+    def act(self, actor_obs: jax.Array) -> jax.Array:
+        """Deterministic action (batch, nu) in [-1, 1] for actor observations (batch, actor_dim)."""
+        logits = self.networks.policy_network.apply(self.normalizer, self.params, {ACTOR_KEY: actor_obs})
+        return self.networks.parametric_action_distribution.mode(logits)
+
+
+def save_policy(path: str | os.PathLike, env_cfg: EnvConfig, ppo_cfg: PPOConfig, normalizer: Any, params: Any) -> Path:
+    """Write a policy directory atomically (temp dir, then rename) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    blob = serialization.to_bytes({"normalizer": normalizer, "params": params})
+    (tmp / POLICY_PARAMS).write_bytes(blob)
+    meta = {"env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg)}
+    (tmp / POLICY_META).write_text(json.dumps(meta, indent=2))
+    if path.exists():
+        old = path.with_name(f".{path.name}.old")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        import shutil
+
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+    return path
+
+
+def load_policy(path: str | os.PathLike) -> Policy:
+    """Read a policy directory (or a run directory containing ``policy/``)."""
+    path = Path(path)
+    if (path / "policy" / POLICY_META).is_file():
+        path = path / "policy"
+    meta_file = path / POLICY_META
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"no policy at {path}: expected {POLICY_META} and {POLICY_PARAMS} there")
+    meta = json.loads(meta_file.read_text())
+    env_cfg = from_dict(EnvConfig, meta["env"])
+    ppo_cfg = from_dict(PPOConfig, meta["ppo"])
+    from mjx_walker.observation import actor_layout, critic_layout
+    from mjx_walker.robots import get_robot
+
+    nu = _action_size(env_cfg)
+    del get_robot
+    networks = make_networks(actor_layout(nu).size, critic_layout(nu).size, nu, ppo_cfg)
+    template = init_policy_params(networks, actor_layout(nu).size, critic_layout(nu).size, jax.random.PRNGKey(0))
+    restored = serialization.from_bytes(template, (path / POLICY_PARAMS).read_bytes())
+    return Policy(env_cfg, ppo_cfg, restored["normalizer"], restored["params"], networks)
+
+
+def init_policy_params(networks: Any, actor_size: int, critic_size: int, key: jax.Array) -> dict[str, Any]:
+    """Fresh {normalizer, params} with the right structure (untrained policy)."""
+    normalizer = running_statistics.init_state(
+        {
+            ACTOR_KEY: jax.ShapeDtypeStruct((actor_size,), jnp.float32),
+            CRITIC_KEY: jax.ShapeDtypeStruct((critic_size,), jnp.float32),
+        }
+    )
+    return {"normalizer": normalizer, "params": networks.policy_network.init(key)}
+
+
+def _action_size(env_cfg: EnvConfig) -> int:
+    """Number of actuated joints of the config's robot (builds the MuJoCo model, no MJX)."""
+    from mjx_walker.model import build_robot_model
+
+    return build_robot_model(env_cfg.robot.name, env_cfg.sim).nu

@@ -1,0 +1,108 @@
+"""Domain randomization: sample a PhysicsParams per env, and apply it to the MJX model.
+
+Both functions are pure and unbatched. ``sample_params`` runs inside the jitted reset, so every
+episode (auto-resets during training included) gets fresh values; ``apply_params`` builds the
+env's model from the nominal one on every step, so the parameters are ordinary traced arguments
+that vmap batches, never attributes swapped on an object during tracing.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from mujoco import mjx
+
+from mjx_walker.configs import Range, RandomizationConfig
+from mjx_walker.model import RobotModel
+from mjx_walker.state import PhysicsParams
+
+
+def _uniform(key: jax.Array, rng: Range, shape: tuple[int, ...] = ()) -> jax.Array:
+    """Float32 samples in [low, high]; exactly ``low`` when the range has zero width."""
+    lo, hi = (float(v) for v in rng)
+    return jax.random.uniform(key, shape, jnp.float32, lo, hi) if hi > lo else jnp.full(shape, lo, jnp.float32)
+
+
+def sample_params(key: jax.Array, cfg: RandomizationConfig, robot: RobotModel) -> PhysicsParams:
+    """Draw one env's physics parameters from the configured ranges."""
+    (
+        key_friction,
+        key_mass,
+        key_payload,
+        key_com,
+        key_kp,
+        key_kd,
+        key_armature,
+        key_damping,
+        key_frictionloss,
+        key_lag,
+    ) = jax.random.split(key, 10)
+    nbody, nu = robot.mj_model.nbody, robot.nu
+    robot_bodies = np.arange(nbody) > 0  # the world body keeps its (zero) mass
+    mass_scale = jnp.where(robot_bodies, _uniform(key_mass, cfg.mass_scale, (nbody,)), 1.0)
+    lag_lo, lag_hi = cfg.lag_substeps
+    return PhysicsParams(
+        friction=_uniform(key_friction, cfg.friction),
+        mass_scale=mass_scale.astype(jnp.float32),
+        payload=_uniform(key_payload, cfg.payload_kg),
+        com_offset=_uniform(key_com, cfg.com_offset_m, (3,)),
+        kp_scale=_uniform(key_kp, cfg.kp_scale, (nu,)),
+        kd_scale=_uniform(key_kd, cfg.kd_scale, (nu,)),
+        armature_scale=_uniform(key_armature, cfg.armature_scale, (nu,)),
+        damping_scale=_uniform(key_damping, cfg.damping_scale, (nu,)),
+        frictionloss_scale=_uniform(key_frictionloss, cfg.frictionloss_scale, (nu,)),
+        lag=jax.random.randint(key_lag, (), lag_lo, lag_hi + 1, jnp.int32),
+    )
+
+
+def nominal_params(robot: RobotModel) -> PhysicsParams:
+    """Parameters that reproduce the nominal model exactly (friction as in the scene)."""
+    nbody, nu = robot.mj_model.nbody, robot.nu
+    one = jnp.ones((nu,), jnp.float32)
+    return PhysicsParams(
+        friction=jnp.float32(robot.mj_model.geom_friction[robot.floor_geom, 0]),
+        mass_scale=jnp.ones((nbody,), jnp.float32),
+        payload=jnp.float32(0.0),
+        com_offset=jnp.zeros((3,), jnp.float32),
+        kp_scale=one,
+        kd_scale=one,
+        armature_scale=one,
+        damping_scale=one,
+        frictionloss_scale=one,
+        lag=jnp.int32(0),
+    )
+
+
+def apply_params(model: mjx.Model, robot: RobotModel, params: PhysicsParams) -> mjx.Model:
+    """The nominal MJX model with one env's friction, masses, COM and joint properties."""
+    m = robot.mj_model
+    torso = robot.torso_body
+    mass = jnp.asarray(m.body_mass) * params.mass_scale
+    inertia = jnp.asarray(m.body_inertia) * params.mass_scale[:, None]
+    # The payload sits at the torso COM: mass grows and inertia grows in proportion.
+    torso_ratio = (mass[torso] + params.payload) / mass[torso]
+    mass = mass.at[torso].add(params.payload)
+    inertia = inertia.at[torso].multiply(torso_ratio)
+    ipos = jnp.asarray(m.body_ipos).at[torso].add(params.com_offset)
+
+    contact_geoms = np.concatenate([[robot.floor_geom], robot.foot_geoms[robot.foot_geoms >= 0]])
+    geom_friction = jnp.asarray(m.geom_friction).at[contact_geoms, 0].set(params.friction)
+    pair_friction = jnp.asarray(m.pair_friction)
+    if robot.floor_pairs.size:
+        pair_friction = pair_friction.at[robot.floor_pairs, 0:2].set(params.friction)
+
+    dofs = robot.dof_adr
+    armature = jnp.asarray(m.dof_armature).at[dofs].multiply(params.armature_scale)
+    damping = jnp.asarray(m.dof_damping).at[dofs].multiply(params.damping_scale)
+    frictionloss = jnp.asarray(m.dof_frictionloss).at[dofs].multiply(params.frictionloss_scale)
+    return model.replace(
+        body_mass=mass,
+        body_inertia=inertia,
+        body_ipos=ipos,
+        geom_friction=geom_friction,
+        pair_friction=pair_friction,
+        dof_armature=armature,
+        dof_damping=damping,
+        dof_frictionloss=frictionloss,
+    )

@@ -1,0 +1,72 @@
+"""Environment state: frozen flax.struct dataclasses with named, typed fields."""
+
+from __future__ import annotations
+
+import jax
+from flax import struct
+from mujoco import mjx
+
+
+@struct.dataclass
+class PhysicsParams:
+    """Randomized physics of one env, re-sampled at every reset (see randomization.py)."""
+
+    friction: jax.Array  # () foot-floor sliding friction coefficient
+    mass_scale: jax.Array  # (nbody,) per-body mass multiplier (1 for the world body)
+    payload: jax.Array  # () kg added to the torso
+    com_offset: jax.Array  # (3,) m, torso centre-of-mass shift in the body frame
+    kp_scale: jax.Array  # (nu,) stiffness multiplier
+    kd_scale: jax.Array  # (nu,) damping-gain multiplier
+    armature_scale: jax.Array  # (nu,)
+    damping_scale: jax.Array  # (nu,) passive joint damping multiplier
+    frictionloss_scale: jax.Array  # (nu,)
+    lag: jax.Array  # () int32, PD target delay in physics substeps
+
+
+@struct.dataclass
+class Measurement:
+    """What the robot's own sensors report: IMU and joint encoders."""
+
+    gyro: jax.Array  # (3,) rad/s, angular velocity in the IMU frame
+    gravity: jax.Array  # (3,) unit gravity direction in the IMU frame ((0, 0, -1) upright)
+    joint_pos: jax.Array  # (nu,) rad
+    joint_vel: jax.Array  # (nu,) rad/s
+
+
+@struct.dataclass
+class Observation:
+    """Actor (deployable) and critic (privileged) observation vectors."""
+
+    actor: jax.Array  # (actor_dim,) float32, noisy, only what the robot measures
+    critic: jax.Array  # (critic_dim,) float32, noise-free plus privileged state
+
+
+@struct.dataclass
+class EnvState:
+    """Everything that evolves in one env between control steps."""
+
+    data: mjx.Data  # physics state
+    params: PhysicsParams  # this episode's randomized physics
+    lag_buffer: jax.Array  # (max_lag + 1, nu) rad, commanded PD targets, newest first
+    command: jax.Array  # (3,) vx m/s, vy m/s, yaw rate rad/s
+    gait_phase: jax.Array  # (2,) rad in [-pi, pi), left and right foot clocks
+    gait_frequency: jax.Array  # () Hz
+    last_action: jax.Array  # (nu,) previous policy action
+    feet_air_time: jax.Array  # (2,) s since each foot last touched the floor
+    last_contact: jax.Array  # (2,) bool, foot contact at the previous step
+    steps: jax.Array  # () int32, control steps since reset
+    steps_to_resample: jax.Array  # () int32, control steps until the next command re-sample
+    steps_to_push: jax.Array  # () int32, control steps until the next push
+    rng: jax.Array  # PRNG key for in-episode randomness
+
+
+@struct.dataclass
+class StepOutput:
+    """What a control step produces besides the next state."""
+
+    obs: Observation
+    reward: jax.Array  # () float32
+    done: jax.Array  # () float32, 1.0 when the robot fell or the state went non-finite
+    reward_terms: dict[str, jax.Array]  # name -> () weighted contribution to the reward
+    applied_targets: jax.Array  # (n_substeps, nu) rad, PD targets applied at each substep
+    torques: jax.Array  # (nu,) N·m, torque of the last substep
