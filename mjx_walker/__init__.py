@@ -32,8 +32,13 @@ __all__ = [
 ]
 
 
-def train(*args: Any, **kwargs: Any) -> Any:
-    """Train a walking policy with Brax PPO; see :func:`mjx_walker.train.train`."""
-    from mjx_walker.train import train as _train
+def __getattr__(name: str) -> Any:
+    """Lazy ``train`` (from :mod:`mjx_walker.training`): importing the package starts no JAX.
 
-    return _train(*args, **kwargs)
+    The CLI must set ``XLA_FLAGS`` (host device count) before JAX initializes.
+    """
+    if name == "train":
+        from mjx_walker.training import train
+
+        return train
+    raise AttributeError(f"module 'mjx_walker' has no attribute {name!r}")

@@ -50,7 +50,8 @@ class BraxWalkEnv(BraxEnv):
     def step(self, state: BraxState, action: jax.Array) -> BraxState:
         """Step one env."""
         env_state, out = self.env.step(state.pipeline_state, action)
-        metrics = {f"reward/{k}": v for k, v in out.reward_terms.items()}
+        # Keep keys wrappers added (Brax's EvalWrapper adds "reward"): same pytree in and out.
+        metrics = {**state.metrics, **{f"reward/{k}": v for k, v in out.reward_terms.items()}}
         return state.replace(
             pipeline_state=env_state, obs=_obs_dict(out.obs), reward=out.reward, done=out.done, metrics=metrics
         )

@@ -24,9 +24,7 @@ def _fail(owner: object, name: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{type(owner).__name__}.{name} = {value!r} is invalid: {allowed}")
 
 
-def check_range(
-    owner: object, name: str, lo_bound: float | None = None, hi_bound: float | None = None
-) -> None:
+def check_range(owner: object, name: str, lo_bound: float | None = None, hi_bound: float | None = None) -> None:
     """Check that ``owner.name`` is a (low, high) pair with low <= high inside the given bounds."""
     value = getattr(owner, name)
     bounds = f"[{'-inf' if lo_bound is None else lo_bound}, {'inf' if hi_bound is None else hi_bound}]"

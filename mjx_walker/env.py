@@ -121,8 +121,8 @@ class WalkEnv:
     def step(self, state: EnvState, action: jax.Array) -> tuple[EnvState, StepOutput]:
         """Advance one control step: push, PD with lag over the substeps, reward, termination."""
         cfg = self.cfg
-        key_noise, key_cmd, key_resample, key_push_dir, key_push_mag, key_push_t, key_next = (
-            jax.random.split(state.rng, 7)
+        key_noise, key_cmd, key_resample, key_push_dir, key_push_mag, key_push_t, key_next = jax.random.split(
+            state.rng, 7
         )
         action = jnp.nan_to_num(action.astype(jnp.float32))
         model = apply_params(self.mjx_model, self.robot, state.params)
@@ -290,8 +290,5 @@ class WalkEnv:
         args = (state.last_action, state.command, state.gait_phase, self.default_joint_pos)
         clean = build_actor_obs(meas, *args)
         noisy = build_actor_obs(add_noise(key, meas, self.cfg.noise), *args)
-        critic = build_critic_obs(
-            clean, self.robot, data, state.params, contact, air_time, self.cfg.sim.sim_dt
-        )
+        critic = build_critic_obs(clean, self.robot, data, state.params, contact, air_time, self.cfg.sim.sim_dt)
         return Observation(actor=noisy, critic=critic)
-

@@ -141,7 +141,7 @@ def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotMod
     jids = [_id(nominal, mujoco.mjtObj.mjOBJ_JOINT, n, robot_name) for n in joint_names]
     act_names = [nominal.actuator(i).name for i in range(nominal.nu)]
     kp = nominal.actuator_gainprm[:, 0].copy()
-    kd = -nominal.actuator_biasprm[:, 2].copy()
+    kd = np.maximum(-nominal.actuator_biasprm[:, 2], 0.0)
     if spec_info.kp is not None:
         kp = np.array([spec_info.kp[n] for n in act_names])
     if spec_info.kd is not None:
@@ -168,9 +168,11 @@ def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotMod
     pairs = [
         i
         for i in range(m.npair)
-        if {int(m.pair_geom1[i]), int(m.pair_geom2[i])} & foot_set
-        and floor in (m.pair_geom1[i], m.pair_geom2[i])
+        if {int(m.pair_geom1[i]), int(m.pair_geom2[i])} & foot_set and floor in (m.pair_geom1[i], m.pair_geom2[i])
     ]
+    feet_priority = m.geom_priority[foot_geoms[foot_geoms >= 0]]
+    if np.any(feet_priority >= m.geom_priority[floor]):
+        raise ValueError(f"robot {robot_name!r}: the floor must have a higher contact priority than the feet")
     return RobotModel(
         spec=spec_info,
         mj_model=m,
@@ -187,9 +189,7 @@ def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotMod
         root_body=root,
         torso_body=_id(m, mujoco.mjtObj.mjOBJ_BODY, spec_info.torso_body, robot_name),
         imu_site=_id(m, mujoco.mjtObj.mjOBJ_SITE, spec_info.imu_site, robot_name),
-        foot_sites=np.array(
-            [_id(m, mujoco.mjtObj.mjOBJ_SITE, s, robot_name) for s in spec_info.foot_sites]
-        ),
+        foot_sites=np.array([_id(m, mujoco.mjtObj.mjOBJ_SITE, s, robot_name) for s in spec_info.foot_sites]),
         foot_geoms=foot_geoms,
         floor_geom=floor,
         floor_pairs=np.array(pairs, dtype=int),

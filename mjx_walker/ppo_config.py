@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from mjx_walker.configs import _fail, check_scalar
+from mjx_walker.configs import ConfigError, _fail, check_scalar
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class PPOConfig:
     max_grad_norm: float = 1.0
     reward_scaling: float = 1.0
     normalize_observations: bool = True
+    deterministic_eval: bool = True  # evals use the policy's mode, as the exported policy does
     policy_hidden_layer_sizes: tuple[int, ...] = (512, 256, 128)
     value_hidden_layer_sizes: tuple[int, ...] = (512, 256, 128)
     activation: str = "swish"
@@ -61,9 +62,77 @@ class PPOConfig:
         if self.activation not in ACTIVATIONS:
             _fail(self, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
 
+    @property
+    def env_steps_per_training_step(self) -> int:
+        """Env steps Brax collects for one SGD round: batch_size * unroll_length * num_minibatches."""
+        return self.batch_size * self.unroll_length * self.num_minibatches
+
+    @property
+    def training_steps_per_epoch(self) -> int:
+        """Training steps between two evals (Brax's ``num_training_steps_per_epoch``)."""
+        per_epoch = self.num_epochs * self.env_steps_per_training_step
+        return -(-self.num_timesteps // per_epoch)
+
+    @property
+    def num_epochs(self) -> int:
+        """Training epochs (one checkpoint and eval after each): Brax's ``max(num_evals - 1, 1)``."""
+        return max(self.num_evals - 1, 1)
+
+    @property
+    def env_steps_per_epoch(self) -> int:
+        """Env steps between two evals/checkpoints."""
+        return self.training_steps_per_epoch * self.env_steps_per_training_step
+
+    @property
+    def total_env_steps(self) -> int:
+        """Env steps a full run really takes (num_timesteps rounded up to whole epochs)."""
+        return self.num_epochs * self.env_steps_per_epoch
+
+    def check_devices(self, device_count: int) -> None:
+        """Check Brax's divisibility constraints for ``device_count`` devices (ConfigError if not)."""
+        if device_count < 1:
+            raise ConfigError(f"device_count = {device_count} is invalid: expected >= 1")
+        rollout = self.batch_size * self.num_minibatches
+        if rollout % self.num_envs:
+            valid = sorted(d for d in _divisors(rollout) if d % device_count == 0)
+            _fail(
+                self,
+                "num_envs",
+                self.num_envs,
+                f"batch_size * num_minibatches = {self.batch_size} * {self.num_minibatches} = "
+                f"{rollout} must be a multiple of num_envs; valid num_envs here: {valid[:12]}"
+                + (" ..." if len(valid) > 12 else ""),
+            )
+        if self.num_envs % device_count:
+            _fail(
+                self,
+                "num_envs",
+                self.num_envs,
+                f"must be a multiple of the device count {device_count} (each device runs "
+                f"num_envs / {device_count} envs); e.g. {_round_up(self.num_envs, device_count)}",
+            )
+        if self.batch_size % device_count:
+            _fail(
+                self,
+                "batch_size",
+                self.batch_size,
+                f"must be a multiple of the device count {device_count} (each device splits its "
+                f"share into num_minibatches); e.g. {_round_up(self.batch_size, device_count)}",
+            )
+
     def replace(self, **changes: object) -> PPOConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
 
 ACTIVATIONS = ("swish", "relu", "tanh", "elu")
+
+
+def _divisors(n: int) -> list[int]:
+    """All positive divisors of n."""
+    return [d for d in range(1, n + 1) if n % d == 0] if n <= 1_000_000 else [n]
+
+
+def _round_up(value: int, multiple: int) -> int:
+    """The smallest multiple of ``multiple`` that is >= value."""
+    return -(-value // multiple) * multiple

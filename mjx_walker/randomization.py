@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from mujoco import mjx
 
-from mjx_walker.configs import Range, RandomizationConfig
+from mjx_walker.configs import RandomizationConfig, Range
 from mjx_walker.model import RobotModel
 from mjx_walker.state import PhysicsParams
 
@@ -86,8 +86,9 @@ def apply_params(model: mjx.Model, robot: RobotModel, params: PhysicsParams) -> 
     inertia = inertia.at[torso].multiply(torso_ratio)
     ipos = jnp.asarray(m.body_ipos).at[torso].add(params.com_offset)
 
-    contact_geoms = np.concatenate([[robot.floor_geom], robot.foot_geoms[robot.foot_geoms >= 0]])
-    geom_friction = jnp.asarray(m.geom_friction).at[contact_geoms, 0].set(params.friction)
+    # The floor has the highest contact priority (models/scene_overrides.xml), so its friction is
+    # the contact friction of every foot-floor contact; explicit floor-foot pairs carry their own.
+    geom_friction = jnp.asarray(m.geom_friction).at[robot.floor_geom, 0].set(params.friction)
     pair_friction = jnp.asarray(m.pair_friction)
     if robot.floor_pairs.size:
         pair_friction = pair_friction.at[robot.floor_pairs, 0:2].set(params.friction)

@@ -9,7 +9,7 @@ import jax
 import pytest
 
 # Repeated compiles of the same functions (across tests and CI runs) come from disk.
-_CACHE = Path(os.environ.get("MJX_WALKER_JAX_CACHE", Path(__file__).resolve().parent.parent / ".jax_cache"))
+_CACHE = Path(os.environ.get("MJX_WALKER_JAX_CACHE", Path.home() / ".cache" / "mjx_walker" / "jax"))
 jax.config.update("jax_compilation_cache_dir", str(_CACHE))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
@@ -21,3 +21,23 @@ def default_env():
     from mjx_walker.env import WalkEnv
 
     return WalkEnv()
+
+
+@pytest.fixture(scope="session")
+def nominal_env():
+    """A WalkEnv with no randomization, no observation noise and no pushes."""
+    from mjx_walker.configs import EnvConfig, NoiseConfig, PushConfig, RandomizationConfig
+    from mjx_walker.env import WalkEnv
+
+    cfg = EnvConfig(
+        randomization=RandomizationConfig.nominal(),
+        noise=NoiseConfig(level=0.0),
+        push=PushConfig(enabled=False),
+    )
+    return WalkEnv(cfg)
+
+
+@pytest.fixture(scope="session")
+def batched(default_env):
+    """Jitted, vmapped reset and step of the default env (compiled once per session)."""
+    return jax.jit(jax.vmap(default_env.reset)), jax.jit(jax.vmap(default_env.step))

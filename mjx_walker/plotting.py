@@ -1,0 +1,37 @@
+"""Learning-curve plot of a run's ``metrics.jsonl``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def plot_learning_curves(rows: list[dict[str, Any]], path: Path) -> Path:
+    """Plot episode reward, episode length and every reward term against env steps into a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [r["env_steps"] for r in rows]
+    terms = sorted({k for r in rows for k in r if k.startswith("reward/")})
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    axes[0].plot(steps, [r["episode_reward"] for r in rows], marker="o")
+    axes[0].set_title("episode reward (eval)")
+    axes[1].plot(steps, [r["episode_length"] for r in rows], marker="o", color="tab:green")
+    axes[1].set_title("episode length (eval, control steps)")
+    for term in terms:
+        axes[2].plot(
+            steps, [r.get(term, float("nan")) for r in rows], label=term.removeprefix("reward/")
+        )
+    axes[2].set_title("reward terms per episode (eval)")
+    axes[2].legend(fontsize=6, ncol=2)
+    for ax in axes:
+        ax.set_xlabel("env steps")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path

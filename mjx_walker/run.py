@@ -1,0 +1,35 @@
+"""Run an exported ONNX policy: ``python -m mjx_walker.run policy.onnx --backend mujoco``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mjx_walker.runner.session import BACKENDS, run_policy
+
+
+def parse_command(text: str) -> tuple[float, float, float]:
+    """'vx,vy,yaw' -> (vx m/s, vy m/s, yaw rad/s)."""
+    parts = [float(v) for v in text.split(",")]
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"--command needs three comma-separated numbers, got {text!r}")
+    return parts[0], parts[1], parts[2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point: run, then print the outcome and timing stats as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m mjx_walker.run", description=__doc__)
+    parser.add_argument("policy", help="exported policy.onnx")
+    parser.add_argument("--backend", default="mujoco", choices=BACKENDS)
+    parser.add_argument("--command", type=parse_command, default=(0.0, 0.0, 0.0), help="vx,vy,yaw")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds (start-up ramp included)")
+    parser.add_argument("--realtime", action="store_true", help="run at the control period on the wall clock")
+    args = parser.parse_args(argv)
+    result = run_policy(args.policy, args.backend, args.command, args.duration, args.realtime)
+    print(json.dumps(result.stats.summary(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

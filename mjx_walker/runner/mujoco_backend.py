@@ -1,0 +1,171 @@
+"""A simulated robot: MuJoCo C physics behind the :class:`RobotBackend` interface.
+
+Physics runs lazily: every ``read_state``/``write_targets``/``damp`` first integrates
+``sim_dt`` substeps until the simulation time catches up with the backend's clock. Each substep
+pushes the commanded (target, kp, kd) into a NumPy lag buffer, applies the command ``lag``
+substeps old through :func:`mjx_walker.pd.pd_torque` (gains times kp_scale / kd_scale: an
+actuator mismatch), writes the torque to ``data.ctrl`` and calls ``mj_step`` — the same
+sequence as :meth:`mjx_walker.env.WalkEnv.physics`.
+
+Sensors are read exactly as :func:`mjx_walker.observation.measure` reads MJX data after a step
+(IMU from ``site_xmat`` and ``cvel``), plus optional uniform noise like training's.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from mjx_walker.configs import SimConfig
+from mjx_walker.model import RobotModel, build_robot_model
+from mjx_walker.pd import pd_torque
+from mjx_walker.runner.backend import Clock, RobotBackend, RobotState, SimClock
+
+_NOISE_KEYS = ("gyro", "gravity", "joint_pos", "joint_vel")
+
+
+@dataclass(frozen=True)
+class SimShift:
+    """How the simulated robot differs from the nominal model (defaults: nominal, noise-free)."""
+
+    friction: float | None = None  # foot-floor sliding friction; None keeps the scene's
+    mass_scale: float = 1.0  # multiplier of every link's mass and inertia
+    payload_kg: float = 0.0  # mass added at the torso COM
+    kp_scale: float = 1.0  # actuator stiffness mismatch
+    kd_scale: float = 1.0  # actuator damping mismatch
+    lag_substeps: int = 0  # command delay in physics substeps (sim_dt each)
+    noise: dict[str, float] = field(default_factory=dict)  # {gyro, gravity, joint_pos, joint_vel, level}
+    seed: int = 0
+
+
+def shifted_model(robot: RobotModel, shift: SimShift) -> mujoco.MjModel:
+    """A copy of the robot's MjModel with friction, masses and payload shifted."""
+    m = copy.deepcopy(robot.mj_model)
+    m.body_mass[1:] *= shift.mass_scale
+    m.body_inertia[1:] *= shift.mass_scale
+    torso = robot.torso_body
+    if shift.payload_kg:
+        ratio = (m.body_mass[torso] + shift.payload_kg) / m.body_mass[torso]
+        m.body_mass[torso] += shift.payload_kg
+        m.body_inertia[torso] *= ratio
+    if shift.friction is not None:
+        geoms = np.concatenate([[robot.floor_geom], robot.foot_geoms[robot.foot_geoms >= 0]])
+        m.geom_friction[geoms, 0] = shift.friction
+        if robot.floor_pairs.size:
+            m.pair_friction[robot.floor_pairs, 0:2] = shift.friction
+    return m
+
+
+class MuJoCoBackend(RobotBackend):
+    """MuJoCo C simulation of the robot with lag, sensor noise and shifted physics."""
+
+    def __init__(
+        self,
+        robot: RobotModel | str,
+        shift: SimShift | None = None,
+        clock: Clock | None = None,
+        sim: SimConfig | None = None,
+        qpos: np.ndarray | None = None,
+    ) -> None:
+        """Build the simulation at the standing keyframe (or ``qpos`` (nq,)) on ``clock``."""
+        self.robot = robot if isinstance(robot, RobotModel) else build_robot_model(robot, sim)
+        self.shift = shift or SimShift()
+        self.clock = clock or SimClock()
+        self.model = shifted_model(self.robot, self.shift)
+        self.data = mujoco.MjData(self.model)
+        self.data.qpos[:] = self.robot.default_qpos if qpos is None else qpos
+        mujoco.mj_forward(self.model, self.data)
+        self.sim_dt = float(self.model.opt.timestep)
+        self._t0 = self.clock.now()
+        self._rng = np.random.default_rng(self.shift.seed)
+        self._imu_body = int(self.model.site_bodyid[self.robot.imu_site])
+        n = self.shift.lag_substeps + 1
+        # Command history, newest first: targets (n, nu) rad, kp (n, nu), kd (n, nu).
+        self._targets = np.tile(self.robot.default_joint_pos, (n, 1))
+        self._kp = np.tile(self.robot.kp, (n, 1)).astype(float)
+        self._kd = np.tile(self.robot.kd, (n, 1)).astype(float)
+        self._cmd = (self.robot.default_joint_pos.copy(), self._kp[0].copy(), self._kd[0].copy())
+        self.substeps = 0
+
+    # -------------------------------------------------------------- interface
+    def read_state(self) -> RobotState:
+        """Encoders and IMU after catching physics up with the clock (noisy if configured)."""
+        self._sync()
+        d, r = self.data, self.robot
+        rot = d.site_xmat[r.imu_site].reshape(3, 3)  # IMU frame -> world
+        readings = {
+            "gyro": rot.T @ d.cvel[self._imu_body, :3],
+            "gravity": rot.T @ np.array([0.0, 0.0, -1.0]),
+            "joint_pos": d.qpos[r.qpos_adr].copy(),
+            "joint_vel": d.qvel[r.dof_adr].copy(),
+        }
+        level = float(self.shift.noise.get("level", 1.0))
+        for key in _NOISE_KEYS:
+            amp = level * float(self.shift.noise.get(key, 0.0))
+            if amp > 0:
+                readings[key] = readings[key] + self._rng.uniform(-amp, amp, readings[key].shape)
+        return RobotState(timestamp=self._t0 + d.time, **readings)
+
+    def write_targets(self, targets: np.ndarray, kp: np.ndarray, kd: np.ndarray) -> None:
+        """Command targets (nu,) rad with gains; applied from the next substep (after lag)."""
+        self._sync()
+        self._cmd = (np.asarray(targets, float).copy(), np.asarray(kp, float), np.asarray(kd, float))
+
+    def damp(self, kd: np.ndarray) -> None:
+        """Damping mode: kp = 0, damping kd (nu,)."""
+        self._sync()
+        self._cmd = (self.data.qpos[self.robot.qpos_adr].copy(), np.zeros(self.robot.nu), np.asarray(kd, float))
+
+    # ------------------------------------------------------------- physics
+    def _sync(self) -> None:
+        """Integrate substeps until simulated time reaches the clock's time."""
+        horizon = self.clock.now() - self._t0
+        while self.data.time + 0.5 * self.sim_dt <= horizon:
+            self._substep()
+
+    def _substep(self) -> None:
+        """One physics step with the lagged PD command."""
+        target, kp, kd = self._cmd
+        for buf, new in ((self._targets, target), (self._kp, kp), (self._kd, kd)):
+            buf[1:] = buf[:-1].copy()
+            buf[0] = new
+        lag, r, d = self.shift.lag_substeps, self.robot, self.data
+        tau = pd_torque(
+            d.qpos[r.qpos_adr],
+            d.qvel[r.dof_adr],
+            self._targets[lag],
+            self._kp[lag] * self.shift.kp_scale,
+            self._kd[lag] * self.shift.kd_scale,
+            r.torque_limit,
+        )
+        d.ctrl[:] = tau
+        mujoco.mj_step(self.model, d)
+        self.substeps += 1
+
+    # ------------------------------------------------- ground truth (sim only)
+    def base_linvel(self) -> np.ndarray:
+        """Base linear velocity (3,) m/s in the base frame (as the training reward sees it)."""
+        rot = self.data.xmat[self.robot.root_body].reshape(3, 3)
+        return rot.T @ self.data.qvel[0:3]
+
+    def base_yaw_rate(self) -> float:
+        """Base yaw rate rad/s (free-joint angular velocity, local frame, z)."""
+        return float(self.data.qvel[5])
+
+    def base_height(self) -> float:
+        """Root height in m."""
+        return float(self.data.qpos[2])
+
+    def tilt(self) -> float:
+        """Angle in rad between the base's z axis and the world's."""
+        up_z = float(self.data.xmat[self.robot.root_body].reshape(3, 3)[2, 2])
+        return float(np.arccos(np.clip(up_z, -1.0, 1.0)))
+
+    def fallen(self, min_height_fraction: float, max_tilt_rad: float) -> bool:
+        """Training's termination test: too low, too tilted, or a non-finite state."""
+        finite = bool(np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
+        low = self.base_height() < min_height_fraction * self.robot.standing_height
+        return (not finite) or low or self.tilt() > max_tilt_rad

@@ -1,0 +1,41 @@
+"""Render recorded qpos frames to MP4 with MuJoCo's offscreen renderer (collision geoms).
+
+``MUJOCO_GL=egl python -m mjx_walker.runner.render frames.npz out.mp4``; run in a subprocess by
+:func:`mjx_walker.evaluate.render_video` because the GL backend is fixed when mujoco is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def render(frames_path: str, out_path: str, width: int = 480, height: int = 360) -> None:
+    """Write an MP4 of the qpos frames (n, nq) in ``frames_path`` (npz with qpos, robot, fps)."""
+    import mediapy
+    import mujoco
+
+    from mjx_walker.model import build_robot_model
+
+    blob = np.load(frames_path)
+    robot = build_robot_model(str(blob["robot"]))
+    model, data = robot.mj_model, mujoco.MjData(robot.mj_model)
+    camera = mujoco.MjvCamera()
+    camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+    camera.trackbodyid = robot.root_body
+    camera.distance, camera.elevation, camera.azimuth = 2.5, -15.0, 135.0
+    option = mujoco.MjvOption()
+    option.geomgroup[:] = 1  # collision geoms too (visual meshes are stripped)
+    images = []
+    with mujoco.Renderer(model, height, width) as renderer:
+        for q in blob["qpos"]:
+            data.qpos[:] = q
+            mujoco.mj_forward(model, data)
+            renderer.update_scene(data, camera, option)
+            images.append(renderer.render())
+    mediapy.write_video(out_path, images, fps=float(blob["fps"]))
+
+
+if __name__ == "__main__":
+    render(sys.argv[1], sys.argv[2])

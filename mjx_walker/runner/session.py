@@ -1,0 +1,60 @@
+"""Python API of the runner: load an ONNX policy, pick a backend, run the loop."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mjx_walker.configs import SimConfig
+from mjx_walker.onnx_meta import PolicyMeta
+from mjx_walker.runner.backend import RobotBackend, SimClock, WallClock
+from mjx_walker.runner.inference import OnnxPolicy
+from mjx_walker.runner.loop import RunStats, Tick, run_loop
+from mjx_walker.runner.mujoco_backend import MuJoCoBackend, SimShift
+from mjx_walker.runner.safety import SafetyConfig
+
+BACKENDS = ("mujoco",)
+
+
+def sim_config(meta: PolicyMeta) -> SimConfig:
+    """The SimConfig of the policy's training timing (solver settings at their defaults)."""
+    return SimConfig(ctrl_dt=meta.ctrl_dt, sim_dt=meta.sim_dt)
+
+
+def make_backend(name: str, meta: PolicyMeta, realtime: bool = False, shift: SimShift | None = None) -> RobotBackend:
+    """A backend by name for the policy's robot; hardware backends register here."""
+    if name == "mujoco":
+        clock = WallClock() if realtime else SimClock()
+        return MuJoCoBackend(meta.robot, shift=shift, clock=clock, sim=sim_config(meta))
+    raise ValueError(f"unknown backend {name!r}; available: {list(BACKENDS)} (or pass a RobotBackend instance)")
+
+
+@dataclass
+class RunResult:
+    """A finished run: the policy's metadata, its backend and the loop's stats."""
+
+    meta: PolicyMeta
+    backend: RobotBackend
+    stats: RunStats
+
+
+def run_policy(
+    policy_path: str | os.PathLike | OnnxPolicy,
+    backend: str | RobotBackend = "mujoco",
+    command: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    duration: float = 10.0,
+    realtime: bool = False,
+    shift: SimShift | None = None,
+    safety: SafetyConfig | None = None,
+    observer: Callable[[Tick], bool | None] | None = None,
+    verbose: bool = True,
+) -> RunResult:
+    """Run an exported policy for ``duration`` s with ``command`` [vx m/s, vy m/s, yaw rad/s]."""
+    policy = policy_path if isinstance(policy_path, OnnxPolicy) else OnnxPolicy(policy_path, verbose=verbose)
+    meta = policy.meta
+    be = backend if isinstance(backend, RobotBackend) else make_backend(backend, meta, realtime, shift)
+    stats = run_loop(be, policy, meta, np.asarray(command, np.float32), duration, safety, observer, policy.provider)
+    return RunResult(meta, be, stats)

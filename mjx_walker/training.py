@@ -1,0 +1,378 @@
+"""Training with Brax PPO: run directory, metrics, checkpoints, resume, NaN guard, and the CLI.
+
+Brax's ``ppo.train`` does all the learning. Around it this module adds what Brax leaves out:
+config checks before compiling, a run directory, orbax checkpoints at every eval (Brax's own
+``save_checkpoint_path`` stores no run metadata and its config writer rejects our normalizing
+network factory), and resume.
+
+Resume: Brax's trainer exposes only ``(normalizer, policy, value)`` parameters, not the optimizer
+state or the env states, so a resumed run restores those parameters from the latest complete
+checkpoint (epoch k of N) and asks Brax for exactly the remaining ``N - k`` epochs of the same
+size, so the final env-step count equals the uninterrupted run's. Not bit-identical to an
+uninterrupted run: Adam's moments restart at zero, the envs restart from fresh resets, and the
+random stream is re-seeded with ``seed + k``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mjx_walker import run_dir as rd
+from mjx_walker.configs import ConfigError, EnvConfig, from_dict
+from mjx_walker.ppo_config import PPOConfig
+
+
+class TrainingDiverged(RuntimeError):
+    """Losses, parameters or observation statistics became NaN/inf."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced."""
+
+    run_dir: Path
+    env_cfg: EnvConfig
+    ppo_cfg: PPOConfig
+    normalizer: Any  # brax RunningStatisticsState of all observation keys
+    policy_params: Any
+    value_params: Any
+    metrics: list[dict[str, Any]]  # one row per eval, as in metrics.jsonl
+    env_steps: int
+
+    @property
+    def policy_dir(self) -> Path:
+        """Where the final policy was saved (read it with mjx_walker.policy.load_policy)."""
+        return self.run_dir / rd.POLICY
+
+
+def check_configs(env_cfg: EnvConfig, ppo_cfg: PPOConfig, device_count: int) -> None:
+    """Every check that can fail before compiling: types, episode length, Brax's divisibility."""
+    if not isinstance(env_cfg, EnvConfig):
+        raise ConfigError(f"env_cfg = {env_cfg!r} is invalid: expected an EnvConfig")
+    if not isinstance(ppo_cfg, PPOConfig):
+        raise ConfigError(f"ppo_cfg = {ppo_cfg!r} is invalid: expected a PPOConfig")
+    if ppo_cfg.episode_length != env_cfg.command.episode_length:
+        raise ConfigError(
+            f"PPOConfig.episode_length = {ppo_cfg.episode_length} is invalid: must equal "
+            f"CommandConfig.episode_length = {env_cfg.command.episode_length} (one setting; "
+            "the CLI's --set of either sets both)"
+        )
+    ppo_cfg.check_devices(device_count)
+
+
+def _all_finite(tree: Any) -> bool:
+    """Whether every float leaf of a pytree is finite."""
+    import jax
+    import numpy as np
+
+    leaves = jax.tree.leaves(jax.device_get(tree))
+    return all(
+        np.all(np.isfinite(x)) for x in leaves if np.issubdtype(np.asarray(x).dtype, np.floating)
+    )
+
+
+def check_finite(step: int, params: Any, metrics: dict[str, Any]) -> None:
+    """Raise TrainingDiverged naming the step if losses, params or obs statistics are not finite."""
+    bad = [
+        k for k, v in metrics.items() if k.startswith("training/") and not math.isfinite(float(v))
+    ]
+    if "eval/episode_reward" in metrics and not math.isfinite(
+        float(metrics["eval/episode_reward"])
+    ):
+        bad.append("eval/episode_reward")
+    if params is not None:
+        names = ("observation normalizer", "policy parameters", "value parameters")
+        bad += [n for n, p in zip(names, params, strict=True) if not _all_finite(p)]
+    if bad:
+        raise TrainingDiverged(f"non-finite values at env step {step} in: {', '.join(bad)}")
+
+
+def _metrics_row(
+    step: int, wall: float, sps: float, metrics: dict[str, Any], terms: tuple[str, ...]
+) -> dict[str, Any]:
+    """One metrics.jsonl row from Brax's eval metrics."""
+    row: dict[str, Any] = {
+        "env_steps": step,
+        "wall_time": round(wall, 3),
+        "steps_per_s": round(sps, 1),
+        "episode_reward": float(metrics["eval/episode_reward"]),
+        "episode_length": float(metrics["eval/avg_episode_length"]),
+    }
+    for name in terms:
+        row[f"reward/{name}"] = float(metrics.get(f"eval/episode_reward/{name}", float("nan")))
+    for key, value in sorted(metrics.items()):
+        if key.startswith("training/"):
+            row[key] = float(value)
+    return row
+
+
+def _network_factory(ppo_cfg: PPOConfig) -> Any:
+    """Brax ``network_factory`` building our asymmetric actor-critic for these sizes."""
+    from mjx_walker.brax_env import ACTOR_KEY, CRITIC_KEY
+    from mjx_walker.policy import make_networks
+
+    def factory(
+        observation_size: Any, action_size: int, preprocess_observations_fn: Any = None
+    ) -> Any:
+        """Brax's factory signature; normalization follows ppo_cfg.normalize_observations."""
+        del preprocess_observations_fn
+        return make_networks(
+            observation_size[ACTOR_KEY][0], observation_size[CRITIC_KEY][0], action_size, ppo_cfg
+        )
+
+    return factory
+
+
+def train(
+    env_cfg: EnvConfig | None = None,
+    ppo_cfg: PPOConfig | None = None,
+    run_dir: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train a policy with Brax PPO into ``run_dir`` (resuming from its latest checkpoint if asked)."""
+    import jax
+    from brax.training.agents.ppo import train as ppo
+
+    from mjx_walker import checkpointing as ck
+    from mjx_walker.brax_compat import patch_jax_for_brax
+    from mjx_walker.brax_env import BraxWalkEnv, wrap_for_training
+    from mjx_walker.env import WalkEnv
+    from mjx_walker.plotting import plot_learning_curves
+    from mjx_walker.policy import save_policy
+    from mjx_walker.progress import TrainingProgress
+
+    patch_jax_for_brax()
+    t_start = time.monotonic()
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume=True needs the run_dir to resume")
+        saved = rd.read_config(Path(run_dir))
+        env_cfg = env_cfg if env_cfg is not None else from_dict(EnvConfig, saved["env"])
+        ppo_cfg = ppo_cfg if ppo_cfg is not None else from_dict(PPOConfig, saved["ppo"])
+    env_cfg = env_cfg if env_cfg is not None else EnvConfig()
+    ppo_cfg = ppo_cfg if ppo_cfg is not None else PPOConfig()
+    devices = jax.local_device_count()
+    check_configs(env_cfg, ppo_cfg, devices)
+
+    if run_dir is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = Path("runs") / f"{env_cfg.robot.name}-{stamp}"
+    run = Path(run_dir)
+    ckpt_root = run / rd.CHECKPOINTS
+    record = rd.resolved_config(env_cfg, ppo_cfg, devices)
+    epoch_steps, num_epochs = ppo_cfg.env_steps_per_epoch, ppo_cfg.num_epochs
+    done_epochs, restore, rows = 0, None, []
+    if resume:
+        rd.check_same_config(run, record)
+        steps = ck.complete_steps(ckpt_root)
+        if steps:
+            meta, restore, _ = ck.load_checkpoint(ck.step_dir(ckpt_root, steps[-1]))
+            done_epochs = int(meta["epoch"])
+        rows = rd.truncate_metrics(run, done_epochs * epoch_steps if steps else -1)
+    elif (run / rd.CONFIG_FILE).exists():
+        raise FileExistsError(
+            f"{run} already holds a run; resume it (--resume {run}) or pick another --out"
+        )
+    run.mkdir(parents=True, exist_ok=True)
+    rd.write_config(run, record)
+
+    terms = env_cfg.reward.term_names
+    offset = done_epochs * epoch_steps
+    wall_offset = rows[-1]["wall_time"] if rows else 0.0
+    bar = TrainingProgress(ppo_cfg.total_env_steps, offset, enabled=show_progress)
+    latest: dict[str, Any] = {"params": restore, "step": offset, "time": time.monotonic()}
+    if rows:
+        bar.write(f"resuming {run} at env step {offset} (epoch {done_epochs}/{num_epochs})")
+
+    def policy_params_fn(step: int, make_policy: Any, params: Any) -> None:
+        """Keep the parameters Brax just produced; they are checkpointed with their eval."""
+        del make_policy
+        if step > 0:
+            latest["pending"] = (offset + step, params)
+
+    def progress_fn(step: int, metrics: dict[str, Any]) -> None:
+        """At every eval: NaN check, metrics row, checkpoint, plot, progress bar."""
+        global_step = offset + step
+        if step == 0 and done_epochs > 0:
+            return  # the resumed run's initial eval repeats the checkpoint's row
+        params = None
+        if step > 0:
+            pending_step, params = latest.pop("pending")
+            assert pending_step == global_step, (pending_step, global_step)
+        check_finite(global_step, params, metrics)
+        now = time.monotonic()
+        sps = (global_step - latest["step"]) / max(now - latest["time"], 1e-9)
+        row = _metrics_row(global_step, wall_offset + now - t_start, sps, metrics, terms)
+        rd.append_metrics(run, row)
+        rows.append(row)
+        if params is not None:
+            ck.save_checkpoint(
+                ckpt_root, global_step, global_step // epoch_steps, params, env_cfg, ppo_cfg
+            )
+            latest["params"] = params
+        latest["step"], latest["time"] = global_step, time.monotonic()
+        plot_learning_curves(rows, run / rd.PLOT_FILE)
+        bar.update(global_step, row["episode_reward"], row["episode_length"])
+
+    remaining = num_epochs - done_epochs
+    try:
+        if remaining > 0:
+            ppo.train(
+                environment=BraxWalkEnv(WalkEnv(env_cfg)),
+                num_timesteps=remaining * epoch_steps,
+                num_evals=remaining + 1,
+                wrap_env_fn=wrap_for_training,
+                num_envs=ppo_cfg.num_envs,
+                num_eval_envs=ppo_cfg.num_eval_envs,
+                episode_length=ppo_cfg.episode_length,
+                unroll_length=ppo_cfg.unroll_length,
+                batch_size=ppo_cfg.batch_size,
+                num_minibatches=ppo_cfg.num_minibatches,
+                num_updates_per_batch=ppo_cfg.num_updates_per_batch,
+                learning_rate=ppo_cfg.learning_rate,
+                entropy_cost=ppo_cfg.entropy_cost,
+                discounting=ppo_cfg.discounting,
+                gae_lambda=ppo_cfg.gae_lambda,
+                clipping_epsilon=ppo_cfg.clipping_epsilon,
+                max_grad_norm=ppo_cfg.max_grad_norm,
+                reward_scaling=ppo_cfg.reward_scaling,
+                normalize_observations=ppo_cfg.normalize_observations,
+                deterministic_eval=ppo_cfg.deterministic_eval,
+                network_factory=_network_factory(ppo_cfg),
+                seed=ppo_cfg.seed + done_epochs,
+                restore_params=restore,
+                progress_fn=progress_fn,
+                policy_params_fn=policy_params_fn,
+            )
+    except TrainingDiverged as err:
+        bar.close()
+        last = ck.complete_steps(ckpt_root)
+        kept = (
+            f"last good checkpoint: {ck.step_dir(ckpt_root, last[-1])}"
+            if last
+            else "no checkpoint yet"
+        )
+        raise TrainingDiverged(f"{err}; training stopped, {kept}") from err
+    bar.close()
+
+    normalizer, policy_params, value_params = latest["params"]
+    save_policy(run / rd.POLICY, env_cfg, ppo_cfg, normalizer, policy_params)
+    if rows:
+        plot_learning_curves(rows, run / rd.PLOT_FILE)
+    final_steps = rows[-1]["env_steps"] if rows else offset
+    elapsed = time.monotonic() - t_start
+    print(
+        f"done: {final_steps} env steps, {elapsed:.0f} s in this process; run {run}: config "
+        f"{rd.CONFIG_FILE}, metrics {rd.METRICS_FILE}, plot {rd.PLOT_FILE}, checkpoints "
+        f"{rd.CHECKPOINTS}/, policy {rd.POLICY}/ (final eval reward "
+        f"{rows[-1]['episode_reward']:.3g}, length {rows[-1]['episode_length']:.0f})"
+        if rows
+        else f"done: nothing to train in {run}",
+        file=sys.stderr,
+    )
+    return TrainResult(
+        run, env_cfg, ppo_cfg, normalizer, policy_params, value_params, rows, final_steps
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser (presets and robots listed in --help)."""
+    from mjx_walker.presets import PRESETS, SECTIONS
+    from mjx_walker.robots import ROBOTS
+
+    presets = "\n".join(f"  {k:5s} {v}" for k, v in PRESETS.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m mjx_walker.train",
+        description="Train a humanoid walking policy with Brax PPO on MuJoCo MJX.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"presets:\n{presets}\n\nrobots: {', '.join(sorted(ROBOTS))}\n"
+        f"--set sections: {', '.join(SECTIONS)}  (e.g. --set ppo.num_envs=32 --set push.enabled=False)",
+    )
+    parser.add_argument("--robot", default="berkeley_humanoid", choices=sorted(ROBOTS))
+    parser.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(PRESETS),
+        help="default: gpu if a GPU is present, else cpu",
+    )
+    parser.add_argument(
+        "--out", default=None, help="run directory (default runs/<robot>-<preset>-<timestamp>)"
+    )
+    parser.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue this run from its latest checkpoint",
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE"
+    )
+    parser.add_argument(
+        "--host-devices",
+        type=int,
+        default=None,
+        help="CPU only: XLA host devices Brax pmaps over (default: every core, os.cpu_count())",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _setup_jax(host_devices: int | None) -> None:
+    """Before JAX starts: one XLA host device per core, and an optional compilation cache."""
+    count = host_devices or os.cpu_count() or 1
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
+    cache = os.environ.get("MJX_WALKER_JAX_CACHE")
+    import jax
+
+    if cache:
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def main(argv: list[str] | None = None) -> TrainResult:
+    """CLI: ``python -m mjx_walker.train [--robot] [--preset] [--out] [--resume] [--set ...]``."""
+    args = _parser().parse_args(argv)
+    _setup_jax(args.host_devices)
+    import jax
+
+    from mjx_walker.presets import apply_overrides, get_preset
+
+    backend = jax.default_backend()
+    print(
+        f"devices: {jax.local_device_count()} x {jax.local_devices()[0].device_kind} ({backend})",
+        file=sys.stderr,
+    )
+    try:
+        if args.resume:
+            saved = rd.read_config(Path(args.resume))
+            env_cfg = from_dict(EnvConfig, saved["env"])
+            ppo_cfg = from_dict(PPOConfig, saved["ppo"])
+            env_cfg, ppo_cfg = apply_overrides(env_cfg, ppo_cfg, args.overrides)
+            return train(
+                env_cfg, ppo_cfg, args.resume, resume=True, show_progress=not args.no_progress
+            )
+        preset = args.preset or ("gpu" if backend == "gpu" else "cpu")
+        print(
+            f"preset: {preset}" + ("" if args.preset else f" (default on {backend})"),
+            file=sys.stderr,
+        )
+        env_cfg, ppo_cfg = apply_overrides(*get_preset(args.robot, preset), args.overrides)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = args.out or f"runs/{args.robot}-{preset}-{stamp}"
+        return train(env_cfg, ppo_cfg, out, show_progress=not args.no_progress)
+    except (ConfigError, FileExistsError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err

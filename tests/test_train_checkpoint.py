@@ -1,0 +1,49 @@
+"""Checkpoint round trip, completeness rule, and policy_from_checkpoint (no MJX compile)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from mjx_walker import checkpointing as ck
+from mjx_walker.presets import get_preset
+
+
+def _perturbed(tree, scale):
+    return jax.tree.map(lambda x: np.asarray(x) + scale if np.issubdtype(np.asarray(x).dtype, np.floating) else x, tree)
+
+
+def test_checkpoint_round_trip_and_policy(tmp_path):
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    _, normalizer, policy, value = ck.param_templates(env, ppo)
+    params = (normalizer, _perturbed(policy, 0.5), _perturbed(value, -0.25))
+    root = tmp_path / "checkpoints"
+    path = ck.save_checkpoint(root, 20480, 1, params, env, ppo)
+    assert path.name == "000000020480"
+    meta, restored, _ = ck.load_checkpoint(path)
+    assert meta["step"] == 20480 and meta["epoch"] == 1
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(restored), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    pol = ck.policy_from_checkpoint(path)
+    assert pol.env_cfg == env and pol.ppo_cfg == ppo
+    obs = np.zeros((3, normalizer.mean["state"].shape[0]), np.float32)
+    action = np.asarray(pol.act(obs))
+    assert action.shape[0] == 3 and np.all(np.abs(action) <= 1.0)
+    # a run dir (or its checkpoints/ dir) resolves to the latest complete checkpoint
+    assert ck.policy_from_checkpoint(tmp_path).ppo_cfg == ppo
+
+
+def test_incomplete_checkpoints_are_ignored(tmp_path):
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    _, normalizer, policy, value = ck.param_templates(env, ppo)
+    root = tmp_path / "checkpoints"
+    ck.save_checkpoint(root, 100, 1, (normalizer, policy, value), env, ppo)
+    # what a kill mid-write leaves behind: orbax's temp dir, never renamed
+    (root / "000000000200.orbax-checkpoint-tmp-123" / "state").mkdir(parents=True)
+    # a step-named dir without orbax's finalization metadata
+    (root / "000000000300" / "state").mkdir(parents=True)
+    assert ck.complete_steps(root) == [100]
+    ck.save_checkpoint(root, 400, 2, (normalizer, policy, value), env, ppo)
+    assert not list(root.glob("*orbax-checkpoint-tmp*"))  # leftovers cleaned on the next save
+    assert ck.complete_steps(root) == [100, 400]
