@@ -80,11 +80,7 @@ def complete_steps(ckpt_root: str | os.PathLike) -> list[int]:
         return []
     steps = []
     for child in root.iterdir():
-        if (
-            child.is_dir()
-            and _STEP_DIR.match(child.name)
-            and ocp.utils.is_checkpoint_finalized(child)
-        ):
+        if child.is_dir() and _STEP_DIR.match(child.name) and ocp.utils.is_checkpoint_finalized(child):
             if (child / "state").is_dir() and (child / "meta").is_dir():
                 steps.append(int(child.name))
     return sorted(steps)
@@ -115,9 +111,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], tuple[Any,
     if not (path / "state").is_dir() or not ocp.utils.is_checkpoint_finalized(path):
         raise FileNotFoundError(f"no complete checkpoint at {path}")
     ckptr = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
-    raw = ckptr.restore(
-        path, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
-    )
+    raw = ckptr.restore(path, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
     meta = raw["meta"]
     env_cfg = from_dict(EnvConfig, meta["env"])
     ppo_cfg = from_dict(PPOConfig, meta["ppo"])
@@ -128,9 +122,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], tuple[Any,
         serialization.from_state_dict(policy, state["policy"]),
         serialization.from_state_dict(value, state["value"]),
     )
-    params = jax.tree.map(
-        lambda x, t: np.asarray(x, dtype=np.asarray(t).dtype), params, (normalizer, policy, value)
-    )
+    params = jax.tree.map(lambda x, t: np.asarray(x, dtype=np.asarray(t).dtype), params, (normalizer, policy, value))
     return meta, params, networks
 
 

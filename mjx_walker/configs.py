@@ -176,7 +176,7 @@ class RewardConfig:
     stand_still: float = -1.0
     alive: float = 0.0
     termination: float = -1.0
-    tracking_sigma: float = 0.25  # (m/s)^2, width of the exp tracking kernel
+    tracking_sigma: float = 0.5  # (m/s)^2, width of the exp tracking kernel
     swing_height: float = 0.08  # m, foot apex height the phase reward asks for
     air_time_target: float = 0.2  # s, air time above which feet_air_time pays
     clip_total_at_zero: bool = True

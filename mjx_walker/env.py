@@ -158,6 +158,7 @@ class WalkEnv:
             joint_pos=data.qpos[self.robot.qpos_adr],
             joint_vel=data.qvel[self.robot.dof_adr],
             default_joint_pos=self.default_joint_pos,
+            pose_weights=jnp.asarray(self.robot.pose_weights, jnp.float32),
             soft_lower=self.soft_lower,
             soft_upper=self.soft_upper,
             action=action,

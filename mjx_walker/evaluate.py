@@ -156,9 +156,7 @@ def evaluate_policy(
         substeps = int(round(ms * 1e-3 / meta.sim_dt))
         for _ in range(episodes):
             draw = {k: float(rng.uniform(*envelope[k])) for k in ENVELOPE_KEYS}
-            sim_shift = SimShift(
-                **draw, lag_substeps=substeps, noise=noise, seed=int(rng.integers(2**31))
-            )
+            sim_shift = SimShift(**draw, lag_substeps=substeps, noise=noise, seed=int(rng.integers(2**31)))
             cmd = list(command) if command is not None else sample_command(meta, rng)
             ep = run_episode(policy, sim_shift, cmd, duration, record_qpos=video is not None and not rows)
             latencies += ep.pop("inference_s")
@@ -219,7 +217,9 @@ def plot_report(report: dict[str, Any], path: Path, latencies: list[float]) -> N
     axes[2].hist(np.asarray(latencies) * 1e3, bins=40, color="tab:gray")
     lat = report["latency"]
     axes[2].set(title=f"inference ({report['provider']}) p50 {lat['inference_ms_p50'] or 0:.3f} ms", xlabel="ms")
-    fig.suptitle(f"{report['robot']}  shift x{report['shift']}  overall no-fall {report['overall']['no_fall_rate']:.2f}")
+    fig.suptitle(
+        f"{report['robot']}  shift x{report['shift']}  overall no-fall {report['overall']['no_fall_rate']:.2f}"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -263,7 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--video", default=None, help="MP4 path for the first episode")
     args = parser.parse_args(argv)
     report = evaluate_policy(
-        args.policy, args.out, args.episodes, args.shift, args.lag_ms, args.duration, args.command, args.seed, args.video
+        args.policy,
+        args.out,
+        args.episodes,
+        args.shift,
+        args.lag_ms,
+        args.duration,
+        args.command,
+        args.seed,
+        args.video,
     )
     print(json.dumps({k: report[k] for k in ("overall", "conditions", "latency")}, indent=2))
     print(f"wrote {Path(args.out) / 'report.json'} and report.png")

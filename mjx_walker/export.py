@@ -172,6 +172,7 @@ def export_policy(
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     with os.fdopen(fd, "wb") as f:
         f.write(model.SerializeToString())
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600
     os.replace(tmp, out)
     return ExportResult(out, meta, diff_random, diff_real, out.stat().st_size)
 
@@ -187,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rollout-steps", type=int, default=25, help="control steps of real observations")
     args = parser.parse_args(argv)
     try:
-        res = export_policy(args.source, args.out, args.opset, args.ir_version, args.tol, rollout_steps=args.rollout_steps)
+        res = export_policy(
+            args.source, args.out, args.opset, args.ir_version, args.tol, rollout_steps=args.rollout_steps
+        )
     except (ParityError, FileNotFoundError) as err:
         print(f"export failed: {err}", file=sys.stderr)
         return 1

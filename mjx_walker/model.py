@@ -45,6 +45,7 @@ class RobotModel:
     torque_limit: np.ndarray  # (nu,) N·m
     joint_lower: np.ndarray  # (nu,) rad
     joint_upper: np.ndarray  # (nu,) rad
+    pose_weights: np.ndarray  # (nu,) weight of each joint in the pose cost
     root_body: int
     torso_body: int
     imu_site: int
@@ -186,6 +187,7 @@ def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotMod
         torque_limit=torque_limit,
         joint_lower=m.jnt_range[jids, 0].copy(),
         joint_upper=m.jnt_range[jids, 1].copy(),
+        pose_weights=np.array([next((w for key, w in spec_info.pose_weights if key in n), 1.0) for n in joint_names]),
         root_body=root,
         torso_body=_id(m, mujoco.mjtObj.mjOBJ_BODY, spec_info.torso_body, robot_name),
         imu_site=_id(m, mujoco.mjtObj.mjOBJ_SITE, spec_info.imu_site, robot_name),

@@ -44,6 +44,8 @@ class PolicyMeta:
     joint_upper: list[float]  # (nu,) rad
     ctrl_dt: float  # s, control period
     sim_dt: float  # s, physics substep in training
+    solver_iterations: int  # constraint solver iterations in training (SimConfig)
+    solver_ls_iterations: int  # line-search iterations in training (SimConfig)
     obs_layout: list[dict[str, Any]]  # [{name, start, size, scale, noise}]
     obs_dim: int
     action_dim: int
@@ -107,6 +109,8 @@ def build_meta(env_cfg: EnvConfig, ppo_cfg: PPOConfig, robot: RobotModel) -> Pol
         joint_upper=robot.joint_upper.astype(float).tolist(),
         ctrl_dt=float(env_cfg.sim.ctrl_dt),
         sim_dt=float(env_cfg.sim.sim_dt),
+        solver_iterations=int(env_cfg.sim.iterations),
+        solver_ls_iterations=int(env_cfg.sim.ls_iterations),
         obs_layout=[dict(b, scale=1.0, noise=0.0) for b in layout.to_json()],
         obs_dim=layout.size,
         action_dim=robot.nu,
@@ -150,9 +154,7 @@ def read_meta(model: onnx.ModelProto | str | bytes) -> PolicyMeta:
         model = onnx.load(str(model), load_external_data=False)
     props = {p.key: p.value for p in model.metadata_props}
     if SCHEMA_KEY not in props:
-        raise ValueError(
-            "this ONNX file has no mjx_walker metadata; export it with `python -m mjx_walker.export`"
-        )
+        raise ValueError("this ONNX file has no mjx_walker metadata; export it with `python -m mjx_walker.export`")
     if int(props[SCHEMA_KEY]) != SCHEMA_VERSION:
         raise ValueError(f"metadata schema {props[SCHEMA_KEY]} is not the supported {SCHEMA_VERSION}")
     names = {f.name for f in dataclasses.fields(PolicyMeta)}

@@ -21,9 +21,7 @@ def plot_learning_curves(rows: list[dict[str, Any]], path: Path) -> Path:
     axes[1].plot(steps, [r["episode_length"] for r in rows], marker="o", color="tab:green")
     axes[1].set_title("episode length (eval, control steps)")
     for term in terms:
-        axes[2].plot(
-            steps, [r.get(term, float("nan")) for r in rows], label=term.removeprefix("reward/")
-        )
+        axes[2].plot(steps, [r.get(term, float("nan")) for r in rows], label=term.removeprefix("reward/"))
     axes[2].set_title("reward terms per episode (eval)")
     axes[2].legend(fontsize=6, ncol=2)
     for ax in axes:

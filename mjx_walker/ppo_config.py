@@ -16,7 +16,6 @@ class PPOConfig:
     num_envs: int = 8192
     num_eval_envs: int = 128
     num_evals: int = 20
-    episode_length: int = 1000
     unroll_length: int = 20
     batch_size: int = 256
     num_minibatches: int = 32
@@ -42,7 +41,6 @@ class PPOConfig:
             "num_envs",
             "num_eval_envs",
             "num_evals",
-            "episode_length",
             "unroll_length",
             "batch_size",
             "num_minibatches",
@@ -64,7 +62,7 @@ class PPOConfig:
 
     @property
     def env_steps_per_training_step(self) -> int:
-        """Env steps Brax collects for one SGD round: batch_size * unroll_length * num_minibatches."""
+        """Env steps per Brax training step: batch_size * unroll_length * num_minibatches."""
         return self.batch_size * self.unroll_length * self.num_minibatches
 
     @property
@@ -75,7 +73,7 @@ class PPOConfig:
 
     @property
     def num_epochs(self) -> int:
-        """Training epochs (one checkpoint and eval after each): Brax's ``max(num_evals - 1, 1)``."""
+        """Training epochs (an eval and checkpoint after each): ``max(num_evals - 1, 1)``."""
         return max(self.num_evals - 1, 1)
 
     @property
@@ -89,7 +87,7 @@ class PPOConfig:
         return self.num_epochs * self.env_steps_per_epoch
 
     def check_devices(self, device_count: int) -> None:
-        """Check Brax's divisibility constraints for ``device_count`` devices (ConfigError if not)."""
+        """Check Brax's divisibility constraints for ``device_count`` devices (ConfigError)."""
         if device_count < 1:
             raise ConfigError(f"device_count = {device_count} is invalid: expected >= 1")
         rollout = self.batch_size * self.num_minibatches

@@ -1,9 +1,9 @@
-"""Named training presets per robot (``gpu``, ``cpu``, ``test``) and ``section.field=value`` overrides.
+"""Named training presets per robot (``gpu``, ``cpu``, ``test``) and ``--set`` overrides.
 
 * ``gpu``: the full run meant to produce a walking policy on one GPU (thousands of envs, 100M+
   env steps, default env config with randomization, pushes and noise).
 * ``cpu``: what a 2-core laptop does in about 15 minutes: the same task, few envs, small networks,
-  ~1.5M env steps. It learns to stand and shuffle, not to walk well.
+  ~1M env steps. It learns to stand and shuffle, not to walk well.
 * ``test``: seconds to minutes, for tests: a reduced standing task (zero commands, no pushes,
   no randomization or noise, short episodes), tiny networks, 16 envs.
 """
@@ -28,7 +28,7 @@ from mjx_walker.robots import ROBOTS
 
 PRESETS: dict[str, str] = {
     "gpu": "full run on one GPU: 8192 envs, 200M+ env steps, meant to produce a walking policy",
-    "cpu": "about 15 minutes on a 2-core laptop: 64 envs, 1.5M env steps, small networks",
+    "cpu": "about 15 minutes on a 2-core laptop: 64 envs, 1M env steps, small networks",
     "test": "seconds to minutes: reduced standing task, 16 envs, tiny networks (for tests)",
 }
 
@@ -72,7 +72,7 @@ def get_preset(robot: str, name: str) -> tuple[EnvConfig, PPOConfig]:
     elif name == "cpu":
         env = EnvConfig(robot=RobotConfig(name=robot))
         ppo = PPOConfig(
-            num_timesteps=1_500_000,
+            num_timesteps=1_000_000,
             num_envs=64,
             num_eval_envs=16,
             num_evals=11,
@@ -90,7 +90,6 @@ def get_preset(robot: str, name: str) -> tuple[EnvConfig, PPOConfig]:
             num_envs=16,
             num_eval_envs=16,
             num_evals=3,
-            episode_length=100,
             unroll_length=10,
             batch_size=16,
             num_minibatches=4,
@@ -99,7 +98,7 @@ def get_preset(robot: str, name: str) -> tuple[EnvConfig, PPOConfig]:
             policy_hidden_layer_sizes=(32, 32),
             value_hidden_layer_sizes=(32, 32),
         )
-    return env, ppo.replace(episode_length=env.command.episode_length)
+    return env, ppo
 
 
 def _parse_value(text: str, current: Any) -> Any:
@@ -115,13 +114,8 @@ def _parse_value(text: str, current: Any) -> Any:
     return value
 
 
-def apply_overrides(
-    env_cfg: EnvConfig, ppo_cfg: PPOConfig, overrides: list[str]
-) -> tuple[EnvConfig, PPOConfig]:
-    """Apply ``section.field=value`` overrides; each config is validated again.
-
-    ``command.episode_length`` and ``ppo.episode_length`` are one setting: setting either sets both.
-    """
+def apply_overrides(env_cfg: EnvConfig, ppo_cfg: PPOConfig, overrides: list[str]) -> tuple[EnvConfig, PPOConfig]:
+    """Apply ``section.field=value`` overrides; each config is validated again."""
     env_changes: dict[str, dict[str, Any]] = {}
     ppo_changes: dict[str, Any] = {}
     for item in overrides:
@@ -130,9 +124,7 @@ def apply_overrides(
         if not sep or not dot:
             raise ConfigError(f"override {item!r} is invalid: expected section.field=value")
         if section not in SECTIONS:
-            raise ConfigError(
-                f"override {item!r}: unknown section {section!r}; sections are {SECTIONS}"
-            )
+            raise ConfigError(f"override {item!r}: unknown section {section!r}; sections are {SECTIONS}")
         target = ppo_cfg if section == "ppo" else getattr(env_cfg, section)
         fields = {f.name for f in dataclasses.fields(target)}
         if name not in fields:
@@ -144,8 +136,5 @@ def apply_overrides(
             ppo_changes[name] = value
         else:
             env_changes.setdefault(section, {})[name] = value
-        if (section, name) in (("ppo", "episode_length"), ("command", "episode_length")):
-            ppo_changes["episode_length"] = value
-            env_changes.setdefault("command", {})["episode_length"] = value
     sections = {s: dataclasses.replace(getattr(env_cfg, s), **c) for s, c in env_changes.items()}
     return dataclasses.replace(env_cfg, **sections), dataclasses.replace(ppo_cfg, **ppo_changes)

@@ -21,8 +21,8 @@ class TrainingProgress:
             disable=not enabled,
             file=sys.stderr,
             desc="training",
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, "
-            "{rate_fmt}]{postfix}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+            "[{elapsed}<{remaining}, {rate_fmt}]{postfix}",
         )
 
     def update(self, env_steps: int, reward: float, length: float) -> None:

@@ -27,6 +27,7 @@ class RewardInputs:
     joint_pos: jax.Array  # (nu,) rad
     joint_vel: jax.Array  # (nu,) rad/s
     default_joint_pos: jax.Array  # (nu,) rad
+    pose_weights: jax.Array  # (nu,) per-joint weight of the pose cost
     soft_lower: jax.Array  # (nu,) rad
     soft_upper: jax.Array  # (nu,) rad
     action: jax.Array  # (nu,)
@@ -86,8 +87,9 @@ def action_rate(action: jax.Array, last_action: jax.Array) -> jax.Array:
 
 
 def feet_air_time(air_time: jax.Array, first_contact: jax.Array, target: float, command: jax.Array) -> jax.Array:
-    """Sum over touchdowns of (air time - target) s; only while asked to move."""
-    return jnp.sum((air_time - target) * first_contact) * _moving(command)
+    """Sum over touchdowns of (air time - target) s, capped at 0.3 s per step; only while moving."""
+    gain = jnp.clip(air_time - target, None, 0.3)
+    return jnp.sum(gain * first_contact) * _moving(command)
 
 
 def feet_slip(contact: jax.Array, slip_speed: jax.Array) -> jax.Array:
@@ -106,9 +108,9 @@ def joint_limits(q: jax.Array, lower: jax.Array, upper: jax.Array) -> jax.Array:
     return jnp.sum(jnp.clip(lower - q, 0.0, None) + jnp.clip(q - upper, 0.0, None))
 
 
-def pose(q: jax.Array, default: jax.Array) -> jax.Array:
-    """Squared deviation rad^2 from the default pose."""
-    return jnp.sum(jnp.square(q - default))
+def pose(q: jax.Array, default: jax.Array, weights: jax.Array) -> jax.Array:
+    """Weighted squared deviation rad^2 from the default pose."""
+    return jnp.sum(jnp.square(q - default) * weights)
 
 
 def stand_still(q: jax.Array, default: jax.Array, command: jax.Array) -> jax.Array:
@@ -131,7 +133,7 @@ def reward_terms(x: RewardInputs, cfg: RewardConfig, ctrl_dt: float) -> dict[str
         "feet_slip": feet_slip(x.feet_contact, x.feet_slip_speed),
         "feet_phase": feet_phase(x.feet_height, x.swing_target, x.command),
         "joint_limits": joint_limits(x.joint_pos, x.soft_lower, x.soft_upper),
-        "pose": pose(x.joint_pos, x.default_joint_pos),
+        "pose": pose(x.joint_pos, x.default_joint_pos, x.pose_weights),
         "stand_still": stand_still(x.joint_pos, x.default_joint_pos, x.command),
         "alive": jnp.float32(1.0),
         "termination": x.fell.astype(jnp.float32),

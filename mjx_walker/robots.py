@@ -29,6 +29,8 @@ class RobotSpec:
     foot_sites: tuple[str, str]  # (left, right)
     foot_geoms: tuple[tuple[str, ...], tuple[str, ...]]  # collision geoms of (left, right) foot
     floor_geom: str = "floor"
+    # Pose-cost weight by joint-name substring (others weigh 1): the joints a gait must bend.
+    pose_weights: tuple[tuple[str, float], ...] = ()
     # PD gains per actuator name; None reads kp (and kd) from the MJCF position actuators.
     kp: dict[str, float] | None = None
     kd: dict[str, float] | None = None
@@ -46,6 +48,7 @@ ROBOTS: dict[str, RobotSpec] = {
             imu_site="imu",
             foot_sites=("l_foot", "r_foot"),
             foot_geoms=(("l_foot1",), ("r_foot1",)),
+            pose_weights=(("HFE", 0.01), ("KFE", 0.01)),
         ),
         RobotSpec(
             name="t1",
@@ -59,6 +62,7 @@ ROBOTS: dict[str, RobotSpec] = {
                 ("left_foot_1", "left_foot_2", "left_foot_3", "left_foot_4"),
                 ("right_foot_1", "right_foot_2", "right_foot_3", "right_foot_4"),
             ),
+            pose_weights=(("Hip_Pitch", 0.01), ("Knee", 0.01)),
         ),
         RobotSpec(
             name="g1",
@@ -69,6 +73,7 @@ ROBOTS: dict[str, RobotSpec] = {
             imu_site="imu_in_pelvis",
             foot_sites=("left_foot", "right_foot"),
             foot_geoms=(("left_foot",), ("right_foot",)),
+            pose_weights=(("hip_pitch", 0.01), ("knee", 0.01)),
         ),
         RobotSpec(
             name="h1",
@@ -82,6 +87,7 @@ ROBOTS: dict[str, RobotSpec] = {
                 ("left_foot1", "left_foot2", "left_foot3"),
                 ("right_foot1", "right_foot2", "right_foot3"),
             ),
+            pose_weights=(("hip_pitch", 0.01), ("knee", 0.01)),
         ),
     )
 }

@@ -112,8 +112,7 @@ def check_same_config(run_dir: Path, new: dict[str, Any]) -> None:
     diffs = config_differences(read_config(run_dir), new)
     if diffs:
         raise ConfigError(
-            f"cannot resume {run_dir} with a different config; differing fields:\n  "
-            + "\n  ".join(diffs)
+            f"cannot resume {run_dir} with a different config; differing fields:\n  " + "\n  ".join(diffs)
         )
 
 

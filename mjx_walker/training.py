@@ -59,12 +59,6 @@ def check_configs(env_cfg: EnvConfig, ppo_cfg: PPOConfig, device_count: int) -> 
         raise ConfigError(f"env_cfg = {env_cfg!r} is invalid: expected an EnvConfig")
     if not isinstance(ppo_cfg, PPOConfig):
         raise ConfigError(f"ppo_cfg = {ppo_cfg!r} is invalid: expected a PPOConfig")
-    if ppo_cfg.episode_length != env_cfg.command.episode_length:
-        raise ConfigError(
-            f"PPOConfig.episode_length = {ppo_cfg.episode_length} is invalid: must equal "
-            f"CommandConfig.episode_length = {env_cfg.command.episode_length} (one setting; "
-            "the CLI's --set of either sets both)"
-        )
     ppo_cfg.check_devices(device_count)
 
 
@@ -74,19 +68,13 @@ def _all_finite(tree: Any) -> bool:
     import numpy as np
 
     leaves = jax.tree.leaves(jax.device_get(tree))
-    return all(
-        np.all(np.isfinite(x)) for x in leaves if np.issubdtype(np.asarray(x).dtype, np.floating)
-    )
+    return all(np.all(np.isfinite(x)) for x in leaves if np.issubdtype(np.asarray(x).dtype, np.floating))
 
 
 def check_finite(step: int, params: Any, metrics: dict[str, Any]) -> None:
     """Raise TrainingDiverged naming the step if losses, params or obs statistics are not finite."""
-    bad = [
-        k for k, v in metrics.items() if k.startswith("training/") and not math.isfinite(float(v))
-    ]
-    if "eval/episode_reward" in metrics and not math.isfinite(
-        float(metrics["eval/episode_reward"])
-    ):
+    bad = [k for k, v in metrics.items() if k.startswith("training/") and not math.isfinite(float(v))]
+    if "eval/episode_reward" in metrics and not math.isfinite(float(metrics["eval/episode_reward"])):
         bad.append("eval/episode_reward")
     if params is not None:
         names = ("observation normalizer", "policy parameters", "value parameters")
@@ -95,9 +83,7 @@ def check_finite(step: int, params: Any, metrics: dict[str, Any]) -> None:
         raise TrainingDiverged(f"non-finite values at env step {step} in: {', '.join(bad)}")
 
 
-def _metrics_row(
-    step: int, wall: float, sps: float, metrics: dict[str, Any], terms: tuple[str, ...]
-) -> dict[str, Any]:
+def _metrics_row(step: int, wall: float, sps: float, metrics: dict[str, Any], terms: tuple[str, ...]) -> dict[str, Any]:
     """One metrics.jsonl row from Brax's eval metrics."""
     row: dict[str, Any] = {
         "env_steps": step,
@@ -119,14 +105,10 @@ def _network_factory(ppo_cfg: PPOConfig) -> Any:
     from mjx_walker.brax_env import ACTOR_KEY, CRITIC_KEY
     from mjx_walker.policy import make_networks
 
-    def factory(
-        observation_size: Any, action_size: int, preprocess_observations_fn: Any = None
-    ) -> Any:
+    def factory(observation_size: Any, action_size: int, preprocess_observations_fn: Any = None) -> Any:
         """Brax's factory signature; normalization follows ppo_cfg.normalize_observations."""
         del preprocess_observations_fn
-        return make_networks(
-            observation_size[ACTOR_KEY][0], observation_size[CRITIC_KEY][0], action_size, ppo_cfg
-        )
+        return make_networks(observation_size[ACTOR_KEY][0], observation_size[CRITIC_KEY][0], action_size, ppo_cfg)
 
     return factory
 
@@ -139,7 +121,7 @@ def train(
     resume: bool = False,
     show_progress: bool = True,
 ) -> TrainResult:
-    """Train a policy with Brax PPO into ``run_dir`` (resuming from its latest checkpoint if asked)."""
+    """Train a policy with Brax PPO into ``run_dir`` (or resume it from its latest checkpoint)."""
     import jax
     from brax.training.agents.ppo import train as ppo
 
@@ -180,9 +162,7 @@ def train(
             done_epochs = int(meta["epoch"])
         rows = rd.truncate_metrics(run, done_epochs * epoch_steps if steps else -1)
     elif (run / rd.CONFIG_FILE).exists():
-        raise FileExistsError(
-            f"{run} already holds a run; resume it (--resume {run}) or pick another --out"
-        )
+        raise FileExistsError(f"{run} already holds a run; resume it (--resume {run}) or pick another --out")
     run.mkdir(parents=True, exist_ok=True)
     rd.write_config(run, record)
 
@@ -216,9 +196,7 @@ def train(
         rd.append_metrics(run, row)
         rows.append(row)
         if params is not None:
-            ck.save_checkpoint(
-                ckpt_root, global_step, global_step // epoch_steps, params, env_cfg, ppo_cfg
-            )
+            ck.save_checkpoint(ckpt_root, global_step, global_step // epoch_steps, params, env_cfg, ppo_cfg)
             latest["params"] = params
         latest["step"], latest["time"] = global_step, time.monotonic()
         plot_learning_curves(rows, run / rd.PLOT_FILE)
@@ -234,7 +212,7 @@ def train(
                 wrap_env_fn=wrap_for_training,
                 num_envs=ppo_cfg.num_envs,
                 num_eval_envs=ppo_cfg.num_eval_envs,
-                episode_length=ppo_cfg.episode_length,
+                episode_length=env_cfg.command.episode_length,
                 unroll_length=ppo_cfg.unroll_length,
                 batch_size=ppo_cfg.batch_size,
                 num_minibatches=ppo_cfg.num_minibatches,
@@ -257,11 +235,7 @@ def train(
     except TrainingDiverged as err:
         bar.close()
         last = ck.complete_steps(ckpt_root)
-        kept = (
-            f"last good checkpoint: {ck.step_dir(ckpt_root, last[-1])}"
-            if last
-            else "no checkpoint yet"
-        )
+        kept = f"last good checkpoint: {ck.step_dir(ckpt_root, last[-1])}" if last else "no checkpoint yet"
         raise TrainingDiverged(f"{err}; training stopped, {kept}") from err
     bar.close()
 
@@ -280,9 +254,7 @@ def train(
         else f"done: nothing to train in {run}",
         file=sys.stderr,
     )
-    return TrainResult(
-        run, env_cfg, ppo_cfg, normalizer, policy_params, value_params, rows, final_steps
-    )
+    return TrainResult(run, env_cfg, ppo_cfg, normalizer, policy_params, value_params, rows, final_steps)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -296,7 +268,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Train a humanoid walking policy with Brax PPO on MuJoCo MJX.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=f"presets:\n{presets}\n\nrobots: {', '.join(sorted(ROBOTS))}\n"
-        f"--set sections: {', '.join(SECTIONS)}  (e.g. --set ppo.num_envs=32 --set push.enabled=False)",
+        f"--set sections: {', '.join(SECTIONS)}\n"
+        "  (e.g. --set ppo.num_envs=32 --set push.enabled=False)",
     )
     parser.add_argument("--robot", default="berkeley_humanoid", choices=sorted(ROBOTS))
     parser.add_argument(
@@ -305,18 +278,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=sorted(PRESETS),
         help="default: gpu if a GPU is present, else cpu",
     )
-    parser.add_argument(
-        "--out", default=None, help="run directory (default runs/<robot>-<preset>-<timestamp>)"
-    )
+    parser.add_argument("--out", default=None, help="run directory (default runs/<robot>-<preset>-<timestamp>)")
     parser.add_argument(
         "--resume",
         default=None,
         metavar="RUN_DIR",
         help="continue this run from its latest checkpoint",
     )
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE"
-    )
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     parser.add_argument(
         "--host-devices",
         type=int,
@@ -361,9 +330,7 @@ def main(argv: list[str] | None = None) -> TrainResult:
             env_cfg = from_dict(EnvConfig, saved["env"])
             ppo_cfg = from_dict(PPOConfig, saved["ppo"])
             env_cfg, ppo_cfg = apply_overrides(env_cfg, ppo_cfg, args.overrides)
-            return train(
-                env_cfg, ppo_cfg, args.resume, resume=True, show_progress=not args.no_progress
-            )
+            return train(env_cfg, ppo_cfg, args.resume, resume=True, show_progress=not args.no_progress)
         preset = args.preset or ("gpu" if backend == "gpu" else "cpu")
         print(
             f"preset: {preset}" + ("" if args.preset else f" (default on {backend})"),

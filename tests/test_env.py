@@ -40,6 +40,8 @@ def test_random_actions_produce_no_nan(batched):
     assert np.all(np.isfinite(rewards)) and np.all(np.isfinite(observations))
     assert np.all(np.isfinite(np.asarray(state.data.qpos)))
     assert int(state.steps[0]) == 100
+    # the state step returns has the dtypes/weak types of reset's: 100 calls, one compile
+    assert batched[1]._cache_size() == 1
     # random flailing knocks robots over: termination is detected
     assert np.asarray(state.data.qpos[:, 2]).min() < 0.6 * 0.515
 

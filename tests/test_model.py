@@ -22,6 +22,7 @@ def test_registry_resolves_every_name(name):
     assert m.body(robot.root_body).name == ROBOTS[name].root_body
     assert m.nsensor == 0  # observations come from the state, not from sensors
     assert robot.standing_height > 0.3
+    assert robot.pose_weights.shape == (robot.nu,) and (robot.pose_weights < 1).sum() == 4  # hip pitch, knee
     # default pose lies inside the joint limits
     assert np.all(robot.default_joint_pos >= robot.joint_lower - 1e-6)
     assert np.all(robot.default_joint_pos <= robot.joint_upper + 1e-6)

@@ -40,6 +40,13 @@ def test_air_time_pays_only_at_touchdown_while_moving():
     first = jnp.array([True, False])
     assert float(rewards.feet_air_time(air, first, 0.2, moving)) == pytest.approx(0.3)
     assert float(rewards.feet_air_time(air, first, 0.2, jnp.zeros(3))) == 0.0
+    # long flights pay at most 0.3 s
+    assert float(rewards.feet_air_time(jnp.array([2.0, 0.0]), first, 0.2, moving)) == pytest.approx(0.3)
+
+
+def test_pose_cost_is_weighted():
+    q, default = jnp.array([0.5, 0.5]), jnp.zeros(2)
+    assert float(rewards.pose(q, default, jnp.array([1.0, 0.01]))) == pytest.approx(0.25 + 0.0025)
 
 
 def test_gait_clock():

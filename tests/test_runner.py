@@ -64,13 +64,21 @@ def test_numpy_observation_matches_jax(default_env):
     last_action = rng.uniform(-1, 1, env.robot.nu).astype(np.float32)
     command = np.array([0.4, -0.2, 0.3], np.float32)
     phase = np.array([1.0, -2.1], np.float32)
-    jax_obs = build_actor_obs(measure(env.robot, data), jnp.asarray(last_action), jnp.asarray(command), jnp.asarray(phase), env.default_joint_pos)
+    jax_obs = build_actor_obs(
+        measure(env.robot, data),
+        jnp.asarray(last_action),
+        jnp.asarray(command),
+        jnp.asarray(phase),
+        env.default_joint_pos,
+    )
 
     backend = MuJoCoBackend(env.robot)
     backend.data = mjx.get_data(env.robot.mj_model, data)
     assert isinstance(backend.data, mujoco.MjData)
     reading = backend.read_state()
-    meas = Measurement(*(np.asarray(getattr(reading, k), np.float32) for k in ("gyro", "gravity", "joint_pos", "joint_vel")))
+    meas = Measurement(
+        *(np.asarray(getattr(reading, k), np.float32) for k in ("gyro", "gravity", "joint_pos", "joint_vel"))
+    )
     np_obs = build_actor_obs(meas, last_action, command, phase, env.robot.default_joint_pos.astype(np.float32))
     assert isinstance(np_obs, np.ndarray) and np_obs.dtype == np.float32
     assert np.abs(np.asarray(jax_obs)[:3]).max() > 0.1  # the state is not trivial
@@ -78,11 +86,13 @@ def test_numpy_observation_matches_jax(default_env):
 
 
 def test_run_policy_in_mujoco(export):
-    result = run_policy(export.path, "mujoco", (0.3, 0.0, 0.0), 0.5, safety=SafetyConfig(ramp_duration_s=0.1), verbose=False)
+    result = run_policy(
+        export.path, "mujoco", (0.3, 0.0, 0.0), 0.5, safety=SafetyConfig(ramp_duration_s=0.1), verbose=False
+    )
     s = result.stats
-    assert s.ticks + 0 <= 25 and s.policy_ticks > 0 and len(s.inference_s) == s.policy_ticks
-    assert s.provider == "CPUExecutionProvider"
-    assert result.backend.substeps == 10 * s.ticks - 10 or result.backend.substeps <= 10 * s.ticks
+    assert s.ticks == 25 and s.policy_ticks in (19, 20) and len(s.inference_s) == s.policy_ticks
+    assert s.provider == "CPUExecutionProvider" and s.final_mode in ("policy", "stopped")
+    assert result.backend.substeps == 10 * (s.ticks - 1)  # physics caught up to the last tick
 
 
 def test_backend_lag_delays_targets(export):
@@ -119,12 +129,27 @@ def test_schedule_is_drift_free(export):
     meta = read_meta(export.path)
     be = MuJoCoBackend(meta.robot, clock=LaggyClock(0.001))
     starts = []
-    stats = run_loop(be, lambda o: np.zeros(meta.nu, np.float32), meta, np.zeros(3), 1.0, SafetyConfig(ramp_duration_s=0.0), lambda tick: starts.append(tick.time) and None)
+    stats = run_loop(
+        be,
+        lambda o: np.zeros(meta.nu, np.float32),
+        meta,
+        np.zeros(3),
+        1.0,
+        SafetyConfig(ramp_duration_s=0.0),
+        lambda tick: starts.append(tick.time) and None,
+    )
     # tick k starts a fixed amount of work after k * period: no accumulation
     offsets = np.array(starts) - meta.ctrl_dt * np.arange(len(starts))
     assert np.ptp(offsets[1:]) < 1e-9 and stats.deadline_misses == 0
     be2 = MuJoCoBackend(meta.robot, clock=LaggyClock(0.01))  # each tick's work exceeds the period
-    stats2 = run_loop(be2, lambda o: np.zeros(meta.nu, np.float32), meta, np.zeros(3), 0.5, SafetyConfig(ramp_duration_s=0.0, stale_timeout_s=1.0))
+    stats2 = run_loop(
+        be2,
+        lambda o: np.zeros(meta.nu, np.float32),
+        meta,
+        np.zeros(3),
+        0.5,
+        SafetyConfig(ramp_duration_s=0.0, stale_timeout_s=1.0),
+    )
     assert stats2.deadline_misses == stats2.ticks > 0
 
 

@@ -24,7 +24,7 @@ def meta() -> PolicyMeta:
 class FakeBackend(RobotBackend):
     """Scripted robot: ``script(t, backend)`` returns the reading at clock time t."""
 
-    def __init__(self, meta: PolicyMeta, script: Callable[[float, "FakeBackend"], dict] | None = None) -> None:
+    def __init__(self, meta: PolicyMeta, script: Callable[[float, FakeBackend], dict] | None = None) -> None:
         self.clock = SimClock()
         self.meta = meta
         self.script = script or (lambda t, b: {})
@@ -100,7 +100,9 @@ def test_tilt_damps_and_stops(meta):
 
 
 def test_targets_clamped_to_joint_limits(meta):
-    layer = SafetyLayer(SafetyConfig(max_target_rate=1e9), meta.joint_lower, meta.joint_upper, meta.default_joint_pos, 0.02)
+    layer = SafetyLayer(
+        SafetyConfig(max_target_rate=1e9), meta.joint_lower, meta.joint_upper, meta.default_joint_pos, 0.02
+    )
     far = np.asarray(meta.joint_upper) + 1.0
     np.testing.assert_allclose(layer.limit(far), meta.joint_upper)
     np.testing.assert_allclose(layer.limit(np.asarray(meta.joint_lower) - 1.0), meta.joint_lower)

@@ -112,3 +112,4 @@ class RobotBackend(abc.ABC):
 
     def close(self) -> None:
         """Release resources (default: nothing)."""
+        return None

@@ -71,7 +71,9 @@ class OnnxPolicy:
         self.provider = self.session.get_providers()[0]
         inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
         if inp.name != INPUT_NAME or out.name != OUTPUT_NAME:
-            raise PolicyMismatchError(f"expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, got {inp.name!r}, {out.name!r}")
+            raise PolicyMismatchError(
+                f"expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, got {inp.name!r}, {out.name!r}"
+            )
         check_compatible(self.meta, inp.shape[-1], out.shape[-1])
         if verbose:
             print(f"onnxruntime: running {self.path.name} on {self.provider} (offered: {providers})")

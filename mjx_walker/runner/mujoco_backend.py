@@ -52,8 +52,8 @@ def shifted_model(robot: RobotModel, shift: SimShift) -> mujoco.MjModel:
         m.body_mass[torso] += shift.payload_kg
         m.body_inertia[torso] *= ratio
     if shift.friction is not None:
-        geoms = np.concatenate([[robot.floor_geom], robot.foot_geoms[robot.foot_geoms >= 0]])
-        m.geom_friction[geoms, 0] = shift.friction
+        # as in training (randomization.apply_params): the floor out-ranks the feet in contact priority
+        m.geom_friction[robot.floor_geom, 0] = shift.friction
         if robot.floor_pairs.size:
             m.pair_friction[robot.floor_pairs, 0:2] = shift.friction
     return m

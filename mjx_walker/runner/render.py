@@ -11,15 +11,13 @@ import sys
 import numpy as np
 
 
-def render(frames_path: str, out_path: str, width: int = 480, height: int = 360) -> None:
-    """Write an MP4 of the qpos frames (n, nq) in ``frames_path`` (npz with qpos, robot, fps)."""
-    import mediapy
+def render_frames(robot_name: str, qpos: np.ndarray, width: int = 480, height: int = 360) -> list[np.ndarray]:
+    """RGB images (height, width, 3) uint8 of a robot at each qpos (n, nq), tracking camera."""
     import mujoco
 
     from mjx_walker.model import build_robot_model
 
-    blob = np.load(frames_path)
-    robot = build_robot_model(str(blob["robot"]))
+    robot = build_robot_model(robot_name)
     model, data = robot.mj_model, mujoco.MjData(robot.mj_model)
     camera = mujoco.MjvCamera()
     camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
@@ -29,13 +27,21 @@ def render(frames_path: str, out_path: str, width: int = 480, height: int = 360)
     option.geomgroup[:] = 1  # collision geoms too (visual meshes are stripped)
     images = []
     with mujoco.Renderer(model, height, width) as renderer:
-        for q in blob["qpos"]:
+        for q in qpos:
             data.qpos[:] = q
             mujoco.mj_forward(model, data)
             renderer.update_scene(data, camera, option)
             images.append(renderer.render())
-    mediapy.write_video(out_path, images, fps=float(blob["fps"]))
+    return images
 
+
+def render(frames_path: str, out_path: str, width: int = 480, height: int = 360) -> None:
+    """Write an MP4 of the qpos frames (n, nq) in ``frames_path`` (npz with qpos, robot, fps)."""
+    import mediapy
+
+    blob = np.load(frames_path)
+    images = render_frames(str(blob["robot"]), blob["qpos"], width, height)
+    mediapy.write_video(out_path, images, fps=float(blob["fps"]))
 
 if __name__ == "__main__":
     render(sys.argv[1], sys.argv[2])

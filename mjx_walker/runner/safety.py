@@ -93,7 +93,9 @@ class SafetyLayer:
         """Stale, non-finite and tilt checks of a reading taken at ``now`` s; False if tripped."""
         age = now - state.timestamp
         if not np.isfinite(age) or age > self.cfg.stale_timeout_s:
-            self.trip(f"stale state: newest reading is {age * 1e3:.1f} ms old (> {self.cfg.stale_timeout_s * 1e3:.0f} ms)")
+            self.trip(
+                f"stale state: newest reading is {age * 1e3:.1f} ms old (> {self.cfg.stale_timeout_s * 1e3:.0f} ms)"
+            )
             return False
         for name in ("joint_pos", "joint_vel", "gyro", "gravity"):
             if not self.check_finite(f"reading {name}", np.asarray(getattr(state, name))):

@@ -20,8 +20,13 @@ BACKENDS = ("mujoco",)
 
 
 def sim_config(meta: PolicyMeta) -> SimConfig:
-    """The SimConfig of the policy's training timing (solver settings at their defaults)."""
-    return SimConfig(ctrl_dt=meta.ctrl_dt, sim_dt=meta.sim_dt)
+    """The SimConfig of the policy's training: timing and solver settings."""
+    return SimConfig(
+        ctrl_dt=meta.ctrl_dt,
+        sim_dt=meta.sim_dt,
+        iterations=meta.solver_iterations,
+        ls_iterations=meta.solver_ls_iterations,
+    )
 
 
 def make_backend(name: str, meta: PolicyMeta, realtime: bool = False, shift: SimShift | None = None) -> RobotBackend:
