@@ -51,7 +51,7 @@ def save_checkpoint(
     ppo_cfg: PPOConfig,
 ) -> Path:
     """Write ``(normalizer, policy, value)`` params at ``step`` atomically; return the directory."""
-    root = Path(ckpt_root)
+    root = Path(ckpt_root).resolve()  # orbax refuses relative paths
     root.mkdir(parents=True, exist_ok=True)
     for leftover in root.glob("*.orbax-checkpoint-tmp*"):
         shutil.rmtree(leftover, ignore_errors=True)
@@ -75,7 +75,7 @@ def save_checkpoint(
 
 def complete_steps(ckpt_root: str | os.PathLike) -> list[int]:
     """Env steps of the complete (finalized) checkpoints under ``ckpt_root``, ascending."""
-    root = Path(ckpt_root)
+    root = Path(ckpt_root).resolve()  # orbax refuses relative paths
     if not root.is_dir():
         return []
     steps = []

@@ -149,7 +149,7 @@ def train(
     if run_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{env_cfg.robot.name}-{stamp}"
-    run = Path(run_dir)
+    run = Path(run_dir).resolve()
     ckpt_root = run / rd.CHECKPOINTS
     record = rd.resolved_config(env_cfg, ppo_cfg, devices)
     epoch_steps, num_epochs = ppo_cfg.env_steps_per_epoch, ppo_cfg.num_epochs

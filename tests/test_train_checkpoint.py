@@ -34,6 +34,16 @@ def test_checkpoint_round_trip_and_policy(tmp_path):
     assert ck.policy_from_checkpoint(tmp_path).ppo_cfg == ppo
 
 
+def test_relative_checkpoint_root_is_accepted(tmp_path, monkeypatch):
+    """The CLI's default run dir is relative (runs/...); orbax itself wants absolute paths."""
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    _, normalizer, policy, value = ck.param_templates(env, ppo)
+    monkeypatch.chdir(tmp_path)
+    path = ck.save_checkpoint("runs/x/checkpoints", 100, 1, (normalizer, policy, value), env, ppo)
+    assert path.is_absolute() and path == tmp_path / "runs/x/checkpoints/000000000100"
+    assert ck.complete_steps("runs/x/checkpoints") == [100]
+
+
 def test_incomplete_checkpoints_are_ignored(tmp_path):
     env, ppo = get_preset("berkeley_humanoid", "test")
     _, normalizer, policy, value = ck.param_templates(env, ppo)
