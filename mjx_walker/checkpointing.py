@@ -75,7 +75,7 @@ def save_checkpoint(
 
 def complete_steps(ckpt_root: str | os.PathLike) -> list[int]:
     """Env steps of the complete (finalized) checkpoints under ``ckpt_root``, ascending."""
-    root = Path(ckpt_root).resolve()  # orbax refuses relative paths
+    root = Path(ckpt_root)
     if not root.is_dir():
         return []
     steps = []
