@@ -2,7 +2,7 @@
 
 * ``gpu``: the full run meant to produce a walking policy on one GPU (thousands of envs, 100M+
   env steps, default env config with randomization, pushes and noise).
-* ``cpu``: what a 2-core laptop does in about 15 minutes: the same task, few envs, small networks,
+* ``cpu``: what a 2-core laptop does in about 11 minutes (measured): the same task, few envs, small networks,
   ~1M env steps. It learns to stand and shuffle, not to walk well.
 * ``test``: seconds to minutes, for tests: a reduced standing task (zero commands, no pushes,
   no randomization or noise, short episodes), tiny networks, 16 envs.
@@ -28,7 +28,7 @@ from mjx_walker.robots import ROBOTS
 
 PRESETS: dict[str, str] = {
     "gpu": "full run on one GPU: 8192 envs, 200M+ env steps, meant to produce a walking policy",
-    "cpu": "about 15 minutes on a 2-core laptop: 64 envs, 1M env steps, small networks",
+    "cpu": "about 11 minutes on 2 CPU cores: 64 envs, 1M env steps, small networks",
     "test": "seconds to minutes: reduced standing task, 16 envs, tiny networks (for tests)",
 }
 
@@ -72,7 +72,7 @@ def get_preset(robot: str, name: str) -> tuple[EnvConfig, PPOConfig]:
     elif name == "cpu":
         env = EnvConfig(robot=RobotConfig(name=robot))
         ppo = PPOConfig(
-            # ~1,700 env steps/s on 2 cores (measured): 10 epochs x 102,400 steps ~ 10 min + ~3.5 min compile
+            # ~2,300 env steps/s on 2 cores (measured): 10 epochs x 102,400 steps ~ 7.5 min + ~3.5 min compile
             num_timesteps=1_000_000,
             num_envs=64,
             num_eval_envs=16,
