@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,6 @@ def save_policy(path: str | os.PathLike, env_cfg: EnvConfig, ppo_cfg: PPOConfig,
         old = path.with_name(f".{path.name}.old")
         os.replace(path, old)
         os.replace(tmp, path)
-        import shutil
-
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, path)
@@ -93,10 +92,8 @@ def load_policy(path: str | os.PathLike) -> Policy:
     env_cfg = from_dict(EnvConfig, meta["env"])
     ppo_cfg = from_dict(PPOConfig, meta["ppo"])
     from mjx_walker.observation import actor_layout, critic_layout
-    from mjx_walker.robots import get_robot
 
     nu = _action_size(env_cfg)
-    del get_robot
     networks = make_networks(actor_layout(nu).size, critic_layout(nu).size, nu, ppo_cfg)
     template = init_policy_params(networks, actor_layout(nu).size, critic_layout(nu).size, jax.random.PRNGKey(0))
     restored = serialization.from_bytes(template, (path / POLICY_PARAMS).read_bytes())
