@@ -149,3 +149,13 @@ def test_startup_ramp_before_policy(meta):
     assert np.all(np.diff(dist) <= 1e-12)
     np.testing.assert_allclose(ramp[-1], default, atol=1e-4)
     np.testing.assert_allclose(sent[n_ramp], default)  # zero action = default pose
+
+
+def test_no_ramp_when_already_at_the_default_pose(meta):
+    """A robot standing in the default pose (sensor noise aside) is handed to the policy at once."""
+    default = np.asarray(meta.default_joint_pos)
+    be = FakeBackend(meta)
+    be.pose = default + 0.02  # within ramp_skip_rad of the default pose
+    calls: list[int] = []
+    stats = run_loop(be, zero_policy(calls), meta, np.zeros(3), 0.5, SafetyConfig(ramp_duration_s=1.0))
+    assert stats.policy_ticks == stats.ticks > 0 and len(calls) == stats.ticks

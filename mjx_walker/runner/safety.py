@@ -5,7 +5,7 @@
 * stale state (newest reading older than ``stale_timeout_s``) -> damping mode;
 * torso tilt (from the IMU's gravity vector) beyond ``max_tilt_rad`` -> damping mode and stop;
 * start-up: a ramp from the measured pose to the default pose over ``ramp_duration_s`` before
-  the policy engages.
+  the policy engages (skipped when the robot already stands in the default pose).
 
 Damping mode is latched: once tripped, only a restart leaves it. The loop asks
 :attr:`SafetyLayer.mode` what to do each tick and sends ``damp`` while in DAMPING.
@@ -38,6 +38,7 @@ class SafetyConfig:
     stale_timeout_s: float = 0.1  # newest reading older than this -> damping
     max_target_rate: float = 30.0  # rad/s, largest change of a joint target
     ramp_duration_s: float = 1.0  # start-up ramp to the default pose
+    ramp_skip_rad: float = 0.1  # no ramp when every joint already is this close to the default pose
     joint_limit_margin: float = 0.0  # rad kept clear of each joint limit
     damping_kd: float = 2.0  # N·m·s/rad, least damping gain in damping mode (some MJCFs have kd = 0)
 
@@ -108,11 +109,17 @@ class SafetyLayer:
 
     # ----------------------------------------------------------------- ramp
     def start(self, joint_pos: np.ndarray, now: float) -> None:
-        """Begin the start-up ramp from the measured pose (nu,) rad at time ``now`` s."""
+        """Begin the start-up ramp from the measured pose (nu,) rad at time ``now`` s.
+
+        A robot already at the default pose (within ``ramp_skip_rad`` on every joint) hands over to
+        the policy at once: holding a standing humanoid with PD alone for the ramp's duration can
+        topple it (the Berkeley Humanoid falls in about 1 s under PD at its default pose).
+        """
         self._ramp_from = np.clip(np.asarray(joint_pos, float), self.lower, self.upper)
         self._ramp_t0 = float(now)
         self._last_target = self._ramp_from.copy()
-        self.mode = Mode.RAMP if self.cfg.ramp_duration_s > 0 else Mode.POLICY
+        at_default = np.max(np.abs(self._ramp_from - self.default_pos)) <= self.cfg.ramp_skip_rad
+        self.mode = Mode.RAMP if self.cfg.ramp_duration_s > 0 and not at_default else Mode.POLICY
 
     def ramp_target(self, now: float) -> np.ndarray:
         """Ramp target (nu,) rad at ``now`` (smoothstep); switches to POLICY once it arrives."""
