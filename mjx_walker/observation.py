@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from mujoco import mjx
 
 from mjx_walker._xp import xp_of
@@ -154,8 +153,3 @@ def build_critic_obs(
             (params.lag.astype(jnp.float32) * sim_dt)[None],
         ]
     ).astype(jnp.float32)
-
-
-def default_joint_pos_np(robot: RobotModel) -> np.ndarray:
-    """Default pose (nu,) as float32 NumPy, the reference the actor's joint_pos is relative to."""
-    return robot.default_joint_pos.astype(np.float32)
