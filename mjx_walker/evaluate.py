@@ -138,14 +138,20 @@ def evaluate_policy(
     seed: int = 0,
     video: str | os.PathLike | None = None,
     noise_level: float = 1.0,
+    randomization: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run ``episodes`` per lag condition; write report.json and report.png; return the report."""
+    """Run ``episodes`` per lag condition; write report.json and report.png; return the report.
+
+    ``randomization`` (a ``RandomizationConfig`` as a dict) replaces the policy's own training
+    envelope as the one ``shift`` scales: to compare policies trained with different envelopes
+    (one with none at all) under the same shifted dynamics.
+    """
     policy = OnnxPolicy(policy_path)
     meta = policy.meta
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    envelope = scaled_envelope(meta.randomization, shift)
+    envelope = scaled_envelope(meta.randomization if randomization is None else randomization, shift)
     lags = default_lags_ms(meta) if lag_ms is None else [float(v) for v in lag_ms]
     noise = {k: float(meta.noise[k]) for k in ("gyro", "gravity", "joint_pos", "joint_vel")}
     noise["level"] = float(meta.noise["level"]) * noise_level
@@ -196,14 +202,12 @@ def evaluate_policy(
 
 def plot_report(report: dict[str, Any], path: Path, latencies: list[float]) -> None:
     """PNG: no-fall rate and tracking error per lag condition, and the inference latency histogram."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend (e.g. a notebook's) alone
 
     conds = report["conditions"]
     labels = [f"{c['lag_ms']:.0f} ms" for c in conds]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig = Figure(figsize=(13, 3.8))
+    axes = fig.subplots(1, 3)
     axes[0].bar(labels, [c["no_fall_rate"] for c in conds], color="tab:green")
     axes[0].set(ylim=(0, 1.05), title="no-fall rate", xlabel="actuation lag")
     x = np.arange(len(conds))
@@ -222,7 +226,6 @@ def plot_report(report: dict[str, Any], path: Path, latencies: list[float]) -> N
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def render_video(meta: PolicyMeta, qpos: list[np.ndarray], path: Path) -> str:

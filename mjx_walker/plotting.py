@@ -8,14 +8,12 @@ from typing import Any
 
 def plot_learning_curves(rows: list[dict[str, Any]], path: Path) -> Path:
     """Plot episode reward, episode length and every reward term against env steps into a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend (e.g. a notebook's) alone
 
     steps = [r["env_steps"] for r in rows]
     terms = sorted({k for r in rows for k in r if k.startswith("reward/")})
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    fig = Figure(figsize=(16, 4.5))
+    axes = fig.subplots(1, 3)
     axes[0].plot(steps, [r["episode_reward"] for r in rows], marker="o")
     axes[0].set_title("episode reward (eval)")
     axes[1].plot(steps, [r["episode_length"] for r in rows], marker="o", color="tab:green")
@@ -30,6 +28,5 @@ def plot_learning_curves(rows: list[dict[str, Any]], path: Path) -> Path:
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     tmp.replace(path)
     return path

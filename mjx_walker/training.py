@@ -34,6 +34,10 @@ class TrainingDiverged(RuntimeError):
     """Losses, parameters or observation statistics became NaN/inf."""
 
 
+class _TimeBudgetReached(Exception):
+    """Raised at a checkpoint when the next epoch would not finish within ``time_limit_s``."""
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """What a training run produced."""
@@ -46,6 +50,7 @@ class TrainResult:
     value_params: Any
     metrics: list[dict[str, Any]]  # one row per eval, as in metrics.jsonl
     env_steps: int
+    complete: bool = True  # False: stopped at a checkpoint by time_limit_s; resume to continue
 
     @property
     def policy_dir(self) -> Path:
@@ -120,8 +125,15 @@ def train(
     *,
     resume: bool = False,
     show_progress: bool = True,
+    time_limit_s: float | None = None,
 ) -> TrainResult:
-    """Train a policy with Brax PPO into ``run_dir`` (or resume it from its latest checkpoint)."""
+    """Train a policy with Brax PPO into ``run_dir`` (or resume it from its latest checkpoint).
+
+    With ``time_limit_s``, training stops cleanly at the first checkpoint after which the next
+    epoch (estimated from the last one) would end past that many seconds of this call; the result
+    then has ``complete=False`` and ``train(..., resume=True)`` continues it. For jobs with a
+    wall-clock limit (a 10-minute slot on a lent GPU, a cluster queue).
+    """
     import jax
     from brax.training.agents.ppo import train as ppo
 
@@ -143,6 +155,8 @@ def train(
         ppo_cfg = ppo_cfg if ppo_cfg is not None else from_dict(PPOConfig, saved["ppo"])
     env_cfg = env_cfg if env_cfg is not None else EnvConfig()
     ppo_cfg = ppo_cfg if ppo_cfg is not None else PPOConfig()
+    if time_limit_s is not None and not time_limit_s > 0:
+        raise ConfigError(f"time_limit_s = {time_limit_s!r} is invalid: expected seconds > 0, or None for no limit")
     devices = jax.local_device_count()
     check_configs(env_cfg, ppo_cfg, devices)
 
@@ -198,9 +212,13 @@ def train(
         if params is not None:
             ck.save_checkpoint(ckpt_root, global_step, global_step // epoch_steps, params, env_cfg, ppo_cfg)
             latest["params"] = params
+        epoch_s = time.monotonic() - latest["time"]
         latest["step"], latest["time"] = global_step, time.monotonic()
         plot_learning_curves(rows, run / rd.PLOT_FILE)
         bar.update(global_step, row["episode_reward"], row["episode_length"])
+        if time_limit_s is not None and params is not None and global_step < ppo_cfg.total_env_steps:
+            if time.monotonic() - t_start + epoch_s > time_limit_s:
+                raise _TimeBudgetReached(global_step)
 
     remaining = num_epochs - done_epochs
     try:
@@ -237,6 +255,16 @@ def train(
         last = ck.complete_steps(ckpt_root)
         kept = f"last good checkpoint: {ck.step_dir(ckpt_root, last[-1])}" if last else "no checkpoint yet"
         raise TrainingDiverged(f"{err}; training stopped, {kept}") from err
+    except _TimeBudgetReached as stop:
+        bar.close()
+        step = int(stop.args[0])
+        print(
+            f"paused: time limit {time_limit_s:.0f} s reached at env step {step} of {ppo_cfg.total_env_steps} "
+            f"(checkpoint written); continue with train(..., resume=True) or --resume {run}",
+            file=sys.stderr,
+        )
+        normalizer, policy_params, value_params = latest["params"]
+        return TrainResult(run, env_cfg, ppo_cfg, normalizer, policy_params, value_params, rows, step, complete=False)
     bar.close()
 
     normalizer, policy_params, value_params = latest["params"]
@@ -292,6 +320,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="CPU only: XLA host devices Brax pmaps over (default: every core, os.cpu_count())",
     )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop cleanly at the last checkpoint that fits in this many seconds; --resume continues",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -302,13 +337,10 @@ def _setup_jax(host_devices: int | None) -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
-    cache = os.environ.get("MJX_WALKER_JAX_CACHE")
-    import jax
+    if os.environ.get("MJX_WALKER_JAX_CACHE"):
+        from mjx_walker.jax_cache import enable_compilation_cache
 
-    if cache:
-        jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        enable_compilation_cache()
 
 
 def main(argv: list[str] | None = None) -> TrainResult:
@@ -330,7 +362,14 @@ def main(argv: list[str] | None = None) -> TrainResult:
             env_cfg = from_dict(EnvConfig, saved["env"])
             ppo_cfg = from_dict(PPOConfig, saved["ppo"])
             env_cfg, ppo_cfg = apply_overrides(env_cfg, ppo_cfg, args.overrides)
-            return train(env_cfg, ppo_cfg, args.resume, resume=True, show_progress=not args.no_progress)
+            return train(
+                env_cfg,
+                ppo_cfg,
+                args.resume,
+                resume=True,
+                show_progress=not args.no_progress,
+                time_limit_s=args.time_limit,
+            )
         preset = args.preset or ("gpu" if backend == "gpu" else "cpu")
         print(
             f"preset: {preset}" + ("" if args.preset else f" (default on {backend})"),
@@ -339,7 +378,7 @@ def main(argv: list[str] | None = None) -> TrainResult:
         env_cfg, ppo_cfg = apply_overrides(*get_preset(args.robot, preset), args.overrides)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out or f"runs/{args.robot}-{preset}-{stamp}"
-        return train(env_cfg, ppo_cfg, out, show_progress=not args.no_progress)
+        return train(env_cfg, ppo_cfg, out, show_progress=not args.no_progress, time_limit_s=args.time_limit)
     except (ConfigError, FileExistsError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import jax
 import pytest
 
-# Repeated compiles of the same functions (across tests and CI runs) come from disk.
-_CACHE = Path(os.environ.get("MJX_WALKER_JAX_CACHE", Path.home() / ".cache" / "mjx_walker" / "jax"))
-jax.config.update("jax_compilation_cache_dir", str(_CACHE))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+from mjx_walker.jax_cache import enable_compilation_cache
+
+# Repeated compiles of the same functions (across tests, subprocesses and CI runs) come from disk.
+enable_compilation_cache()
 
 
 @pytest.fixture(scope="session")

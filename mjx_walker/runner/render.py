@@ -43,5 +43,6 @@ def render(frames_path: str, out_path: str, width: int = 480, height: int = 360)
     images = render_frames(str(blob["robot"]), blob["qpos"], width, height)
     mediapy.write_video(out_path, images, fps=float(blob["fps"]))
 
+
 if __name__ == "__main__":
     render(sys.argv[1], sys.argv[2])

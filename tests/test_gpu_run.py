@@ -1,0 +1,82 @@
+"""The GPU-machine command at its tiny size on CPU: training pauses at a checkpoint and resumes.
+
+``experiments/gpu_run.sh --size tiny`` runs every stage of the GPU run (training with the
+``test`` preset, export, sim-to-sim evaluation, runner and env benchmarks) exactly as on the
+device, with $OUT set as the device tool sets it. The first call is given a 1-second training
+limit, so training must stop cleanly after its first checkpoint; the second call must resume it to
+the end and finish every other stage; the bundle must unpack into the same folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import pytest
+
+from mjx_walker import checkpointing as ck
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _gpu_run(out: Path, bring_back: Path, *extra: str) -> subprocess.CompletedProcess:
+    """One call of experiments/gpu_run.sh --size tiny, as the device tool would make it."""
+    cache = str(jax.config.jax_compilation_cache_dir)
+    env = {**os.environ, "OUT": str(bring_back), "MJX_WALKER_JAX_CACHE": cache, "PYTHON": sys.executable}
+    cmd = ["bash", "experiments/gpu_run.sh", "--size", "tiny", "--out", str(out), *extra]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _metrics_steps(run: Path) -> list[int]:
+    """env_steps of every metrics.jsonl row."""
+    return [json.loads(line)["env_steps"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_gpu_run_tiny_pauses_resumes_and_finishes_every_stage(tmp_path):
+    out, back = tmp_path / "gpu_out", tmp_path / "OUT"
+    back.mkdir()
+    first = _gpu_run(out, back, "--train-limit-s", "1", "--stages", "train", "export")
+    status = json.loads((out / "status.json").read_text())
+    assert status["stages"]["train"]["done"] is False and status["stages"]["train"]["tries"] == 1
+    assert "export" not in status["stages"] or not status["stages"]["export"]["done"]
+    assert _metrics_steps(out / "run") == [0, 20480]  # paused after the first of two epochs
+    assert not (out / "run" / "policy").exists()
+    assert "paused: time limit" in first.stdout + first.stderr
+    assert "run the same command again" in first.stdout
+
+    second = _gpu_run(out, back)
+    assert "all stages done" in second.stdout
+    status = json.loads((out / "status.json").read_text())
+    assert all(status["stages"][s]["done"] for s in ("train", "export", "evaluate", "bench_runner", "bench_env"))
+    assert _metrics_steps(out / "run") == [0, 20480, 40960]  # resumed, not restarted
+    assert (out / "policy.onnx").stat().st_size > 0
+    for shift in ("1", "2"):
+        report = json.loads((out / f"eval_shift{shift}" / "report.json").read_text())
+        # one episode per lag condition (the test preset trains without lag: one condition)
+        assert report["overall"]["episodes"] == len(report["conditions"]) >= 1 and report["shift"] == float(shift)
+    names = {json.loads(p.read_text())["name"] for p in (out / "results").glob("*.json")}
+    robot = "berkeley_humanoid"
+    assert {f"gpu_run_training_{robot}", f"benchmark_env_{robot}", f"benchmark_runner_{robot}"} <= names
+    training = json.loads(next((out / "results").glob("gpu_run_training_*.json")).read_text())
+    assert training["results"]["total_env_steps"] == 40960 and training["device"]["backend"] == "cpu"
+
+    # what comes back: one bundle (no compile cache, newest checkpoint only) that unpacks to the same state
+    assert sorted(p.name for p in back.iterdir()) == ["gpu_out.tar.gz", "status.json", "summary.md"]
+    restored = tmp_path / "restored"
+    subprocess.run(
+        [sys.executable, "experiments/gpu_run.py", "unpack", str(back / "gpu_out.tar.gz"), "--out", str(restored)],
+        cwd=ROOT,
+        check=True,
+    )
+    assert json.loads((restored / "status.json").read_text())["finished"] is True
+    assert not (restored / "jax_cache").exists()
+    assert ck.complete_steps(restored / "run" / "checkpoints") == [40960]
+    assert ck.complete_steps(out / "run" / "checkpoints") == [20480, 40960]
+    assert (restored / "policy.onnx").read_bytes() == (out / "policy.onnx").read_bytes()
