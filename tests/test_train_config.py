@@ -125,3 +125,11 @@ def test_package_train_is_the_function():
 def test_default_env_config_is_used_by_presets():
     env, _ = get_preset("g1", "gpu")
     assert env == EnvConfig(robot=env.robot)
+
+
+@pytest.mark.parametrize("limit", [0, -5.0, float("nan")])
+def test_a_bad_time_limit_is_refused_before_anything_runs(tmp_path, limit):
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    with pytest.raises(ConfigError, match=r"time_limit_s = .* expected seconds > 0"):
+        train(env, ppo, tmp_path / "run", show_progress=False, time_limit_s=limit)
+    assert not (tmp_path / "run").exists()  # refused before the run dir was made
