@@ -15,6 +15,7 @@ import os
 import platform
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,12 +91,26 @@ def command() -> str:
     return shlex.join(["python", *sys.argv])
 
 
+def git_commit() -> str | None:
+    """The repository's HEAD commit, with ``+dirty`` if tracked files changed (None outside git)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if head.returncode:
+            return None
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.returncode else "")
+
+
 def record(name: str, results: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """A result record: name, date (UTC), command, device, versions, then ``extra`` and ``results``."""
+    """A result record: name, date (UTC), command, commit, device, versions, then ``extra`` and ``results``."""
     return {
         "name": name,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": command(),
+        "commit": git_commit(),
         "device": device(),
         "versions": versions(),
         **extra,
