@@ -1,7 +1,7 @@
 """Shared by every benchmark and experiment: what a result file records, and where it goes.
 
 Each result is one JSON file in ``experiments/results/`` named ``<name>_<device>_<date>.json``
-with the date, the exact command, the device (JAX backend and device kind, host CPUs), and the
+with the date, the exact command, the git commit, the device (JAX backend and device kind, host CPUs), and the
 versions of every package the figure depends on. ``experiments/summarize.py`` builds
 ``experiments/README.md`` from these files.
 """
