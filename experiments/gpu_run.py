@@ -161,6 +161,7 @@ def stage_train(out: Path, cfg: dict[str, Any], args: argparse.Namespace, budget
         cmd = [sys.executable, "-m", "mjx_walker.train", "--robot", args.robot, "--preset", cfg["preset"]]
         cmd += ["--out", str(run)]
     cmd += ["--time-limit", f"{limit:.0f}", "--no-progress", "--host-devices", "1"]
+    cmd += [f"--set={item}" for item in args.overrides]  # the same on every call: resume refuses a change
     rc = run_cmd(cmd, out / "logs" / "train.log", timeout=max(budget.left(), 1.0))
     state = training_state(run)
     print(f"training: {state['env_steps']} / {state['total']} env steps (rc {rc})", flush=True)
@@ -324,6 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--budget-s", type=float, default=540.0, help="seconds this call may use (device limit: 600)")
     run.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     run.add_argument("--train-limit-s", type=float, default=None, help="training's --time-limit (default: budget)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="training overrides, e.g. --set ppo.num_timesteps=100000000 (give the same on every call)",
+    )
     unpack = sub.add_parser("unpack", help="restore a bundle brought back from the device")
     unpack.add_argument("bundle")
     unpack.add_argument("--out", default=str(ROOT / "gpu_out"))

@@ -8,7 +8,8 @@
 # Here, once:   bash experiments/gpu_wheels.sh           # .whl/ and .gpu-assets/ (about 25 MB)
 # Device call:  bash experiments/gpu_run.sh            (carry: .whl .gpu-assets gpu_out)
 # Here, after:  python experiments/gpu_run.py unpack <files_at>/gpu_out.tar.gz   # -> gpu_out/
-# Repeat the device call until it prints "all stages done". CPU check: bash experiments/gpu_run.sh --size tiny
+# Repeat the device call until it prints "all stages done" (same --set overrides each time, e.g.
+#   --set ppo.num_timesteps=100000000). CPU check: bash experiments/gpu_run.sh --size tiny
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}  # the device's python3; $PYTHON to pick another (the tests pass their own)

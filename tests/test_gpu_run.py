@@ -27,7 +27,7 @@ def _gpu_run(out: Path, bring_back: Path, *extra: str) -> subprocess.CompletedPr
     """One call of experiments/gpu_run.sh --size tiny, as the device tool would make it."""
     cache = str(jax.config.jax_compilation_cache_dir)
     env = {**os.environ, "OUT": str(bring_back), "MJX_WALKER_JAX_CACHE": cache, "PYTHON": sys.executable}
-    cmd = ["bash", "experiments/gpu_run.sh", "--size", "tiny", "--out", str(out), *extra]
+    cmd = ["bash", "experiments/gpu_run.sh", "--size", "tiny", "--out", str(out), "--set", "ppo.seed=3", *extra]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
@@ -47,6 +47,7 @@ def test_gpu_run_tiny_pauses_resumes_and_finishes_every_stage(tmp_path):
     assert status["stages"]["train"]["done"] is False and status["stages"]["train"]["tries"] == 1
     assert "export" not in status["stages"] or not status["stages"]["export"]["done"]
     assert _metrics_steps(out / "run") == [0, 20480]  # paused after the first of two epochs
+    assert json.loads((out / "run" / "config.json").read_text())["ppo"]["seed"] == 3  # --set reached training
     assert not (out / "run" / "policy").exists()
     assert "paused: time limit" in first.stdout + first.stderr
     assert "run the same command again" in first.stdout
