@@ -9,7 +9,6 @@ versions of every package the figure depends on. ``experiments/summarize.py`` bu
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 import json
 import os
 import platform
@@ -42,13 +41,9 @@ PACKAGES = (
 
 def versions() -> dict[str, str]:
     """Python and the installed version of each package in PACKAGES (absent ones left out)."""
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
+    from mjx_walker.run_dir import package_versions
+
+    return {k: v for k, v in package_versions(PACKAGES).items() if v != "not installed"}
 
 
 def _cpu_model() -> str:

@@ -11,12 +11,12 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 import numpy as np
 import onnx
 
+from mjx_walker import run_dir
 from mjx_walker.configs import EnvConfig, to_dict
 from mjx_walker.model import RobotModel
 from mjx_walker.observation import actor_layout
@@ -83,13 +83,9 @@ def config_digest(env_cfg: EnvConfig, ppo_cfg: PPOConfig) -> str:
 
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shaped the export."""
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    versions = run_dir.package_versions(_PACKAGES)
+    del versions["python"]
+    return versions
 
 
 def build_meta(env_cfg: EnvConfig, ppo_cfg: PPOConfig, robot: RobotModel) -> PolicyMeta:

@@ -30,10 +30,10 @@ _PACKAGES = (
 )
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages a run depends on."""
+def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str]:
+    """Python's and the installed version of each package in ``names`` ("not installed" if absent)."""
     versions = {"python": platform.python_version()}
-    for name in _PACKAGES:
+    for name in names:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
