@@ -222,7 +222,8 @@ def summary(status: dict[str, Any], out: Path) -> str:
     t = training_state(out / "run")
     lines.append(f"- training: {t['env_steps']} / {t['total']} env steps, complete {t['complete']}")
     for call in status["calls"]:
-        lines.append(f"- call {call['started']}: {call['seconds']:.0f} s on {call['device']}")
+        device = f"{call['device'].get('device_kind')} ({call['device'].get('backend')})"
+        lines.append(f"- call {call['started']}: {call['seconds']:.0f} s on {device}")
     return "\n".join(lines) + "\n"
 
 
@@ -288,6 +289,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print((out / "summary.md").read_text())
     if os.environ.get("OUT"):
         print(f"packed {bundle(out, Path(os.environ['OUT']))}")
+    print(f"everything is in {out} (results/, logs/, run/, status.json, summary.md)")
     print("all stages done" if finished else "not finished: run the same command again (carry gpu_out)")
     return 0
 
