@@ -103,7 +103,7 @@ def record(name: str, results: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A result record: name, date (UTC), command, commit, device, versions, then ``extra`` and ``results``."""
     return {
         "name": name,
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": command(),
         "commit": git_commit(),
         "device": device(),

@@ -80,10 +80,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.epochs < 1:
         parser.error("--epochs must be >= 1")
 
-    _setup_jax(args.host_devices)  # before JAX starts, as the CLI does
+    from mjx_walker.presets import get_preset
+
+    # before JAX starts, as the CLI does: a device count that cannot hang this preset's batch
+    _setup_jax(args.host_devices, get_preset(args.robot, args.preset or "cpu")[1])
     import jax
 
-    from mjx_walker.presets import get_preset
     from mjx_walker.training import train
 
     preset = args.preset or ("gpu" if jax.default_backend() == "gpu" else "cpu")

@@ -1,6 +1,7 @@
 """Experiment: does domain randomization bridge the sim-to-real gap? Randomization on vs off.
 
-    python experiments/dr_ablation.py                       # cpu preset: about 30 min on 2 idle cores
+    python experiments/dr_ablation.py                       # cpu preset: about 2 h per arm on 2 cores
+    python experiments/dr_ablation.py --set ppo.num_timesteps=1000000   # a shorter budget per arm
     python experiments/dr_ablation.py --preset gpu          # the real one, on a GPU
 
 Trains the same preset twice with the same budget, seed, commands, pushes and sensor noise:
@@ -194,7 +195,8 @@ def main() -> None:
 
     from mjx_walker.training import _setup_jax
 
-    _setup_jax(args.host_devices)  # before JAX starts: host devices and the compile cache, as the CLI
+    # before JAX starts: host devices (a count that cannot hang this batch) and the compile cache
+    _setup_jax(args.host_devices, arm_configs(args.robot, args.preset, "randomized", args.overrides)[1])
     from mjx_walker.configs import to_dict
     from mjx_walker.export import export_policy
 

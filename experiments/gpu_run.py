@@ -12,17 +12,28 @@ not yet done that fits in what is left of ``--budget-s``:
 * ``export``: ONNX with its metadata and the JAX parity check.
 * ``evaluate``: sim-to-sim in MuJoCo C through the runner, in the training envelope and at 2x.
 * ``bench_runner``: ONNX inference latency per provider and control-loop jitter.
-* ``bench_env``: MJX env throughput over num_envs (to 16k) against MuJoCo C on all cores.
+* ``bench_env``: MJX env throughput over num_envs (to 16k) against MuJoCo C on all cores, one
+  process per num_envs (each compiles its own reset and step), so a stopped call keeps the sizes
+  it finished; their records are merged into one when all are done.
 
 State lives in ``<out>/status.json``; every stage writes under ``<out>``. With ``$OUT`` set (the
-device tool), ``<out>`` minus the compile cache and older checkpoints is packed into
-``$OUT/gpu_out.tar.gz`` (plus status.json and summary.md beside it) to bring back; ``unpack``
-restores it here, and carrying ``gpu_out`` on the next call continues where this one stopped.
+device tool), ``<out>`` minus older checkpoints is packed into ``$OUT/gpu_out.tar.gz`` (plus
+status.json and summary.md beside it) to bring back; ``unpack`` restores it here, and carrying
+``gpu_out`` on the next call continues where this one stopped. A stopped stage loses only its
+unfinished part: training resumes from its latest complete checkpoint.
+
+JAX's persistent compilation cache (``$MJX_WALKER_JAX_CACHE``, default ``.jax_cache/`` in the
+checkout, outside ``<out>`` because carrying ``gpu_out`` replaces that folder on the device) is
+used by every stage; it helps a call that finds the device still warm. GPU memory: JAX
+preallocates 75 % of it in every process that starts the GPU backend, so this process (which only
+asks JAX for the device's name) starts it without preallocation; the stages run one at a time,
+each with JAX's default.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -40,6 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("train", "export", "evaluate", "bench_runner", "bench_env")
 BUNDLE = "gpu_out.tar.gz"
 MAX_BUNDLE_BYTES = 16 * 2**20  # the device tool brings back files of at most 16 MiB
+# Set in this process only, before JAX starts: it needs no GPU memory, the stages need it all.
+PARENT_ONLY_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+_env_before: dict[str, str | None] = {}
 
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
@@ -95,13 +109,33 @@ def save_status(out: Path, status: dict[str, Any]) -> None:
     os.replace(tmp, out / "status.json")
 
 
+def set_parent_env() -> None:
+    """Give this process PARENT_ONLY_ENV (before JAX starts); :func:`child_env` undoes it for stages."""
+    for key, value in PARENT_ONLY_ENV.items():
+        _env_before.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
+
+
+def child_env() -> dict[str, str]:
+    """The environment of this process as it was before :func:`set_parent_env`, for a stage."""
+    env = dict(os.environ)
+    for key, value in _env_before.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
 def run_cmd(cmd: list[str], log: Path, timeout: float) -> int:
     """Run ``cmd`` from the repo root, output teed to ``log`` and stdout; rc (124 on timeout)."""
     print(f"$ {' '.join(cmd)}", flush=True)
     with log.open("a") as f:
         f.write(f"$ {' '.join(cmd)}\n")
         f.flush()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         assert proc.stdout is not None
@@ -195,12 +229,59 @@ def stage_bench_runner(out: Path, cfg: dict[str, Any], args: argparse.Namespace,
     return run_cmd(cmd, out / "logs" / "bench_runner.log", budget.left()) == 0
 
 
+def bench_env_part(out: Path, num_envs: int) -> Path | None:
+    """The record of ``num_envs``'s benchmark_env process, once it finished (written atomically)."""
+    return next((out / "bench_env_parts" / str(num_envs)).glob("benchmark_env_*.json"), None)
+
+
+def drop_bench_env_parts_of_other_devices(out: Path, device_kind: str | None) -> list[int]:
+    """Remove finished sizes measured on another device (the device tool may lend another kind)."""
+    dropped = []
+    for path in sorted((out / "bench_env_parts").glob("*/benchmark_env_*.json")):
+        if json.loads(path.read_text())["device"].get("device_kind") != device_kind:
+            path.unlink()
+            dropped.append(int(path.parent.name))
+    return dropped
+
+
+def merge_bench_env(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One benchmark_env record of the per-num_envs ones: the first one's MuJoCo C reference."""
+    rec = copy.deepcopy(parts[0])
+    ref = rec["results"]["mujoco_c"]
+    rows = []
+    for part in parts:
+        for row in part["results"]["mjx"]:
+            rows.append(
+                {
+                    **row,
+                    "x_mujoco_c_all_cores": row["physics_steps_per_s"] / ref["physics_steps_per_s_all_cores"],
+                    "x_mujoco_c_1_thread": row["physics_steps_per_s"] / ref["physics_steps_per_s_1_thread"],
+                }
+            )
+    rec["results"]["mjx"] = rows
+    rec["results"]["mujoco_c_per_process"] = [part["results"]["mujoco_c"] for part in parts]
+    rec["date"] = parts[-1]["date"]
+    rec["command"] = "; ".join(part["command"] for part in parts)
+    rec["settings"] = {**rec.get("settings", {}), "one_process_per_num_envs": True}
+    return rec
+
+
 def stage_bench_env(out: Path, cfg: dict[str, Any], args: argparse.Namespace, budget: Budget) -> bool:
-    """MJX env throughput sweep against MuJoCo C on all cores."""
-    cmd = [sys.executable, "experiments/benchmark_env.py", "--robot", args.robot, "--envs"]
-    cmd += [str(n) for n in cfg["bench_envs"]] + ["--steps", str(cfg["bench_steps"]), *cfg["bench_extra"]]
-    cmd += ["--out", str(out / "results")]
-    return run_cmd(cmd, out / "logs" / "bench_env.log", budget.left()) == 0
+    """MJX env throughput over num_envs against MuJoCo C on all cores, one process per num_envs."""
+    dropped = drop_bench_env_parts_of_other_devices(out, _record.device().get("device_kind"))
+    if dropped:
+        print(f"benchmark_env: sizes {dropped} were measured on another device; measuring them again", flush=True)
+    for n in cfg["bench_envs"]:
+        if bench_env_part(out, n) is not None:
+            continue  # finished in an earlier call
+        cmd = [sys.executable, "experiments/benchmark_env.py", "--robot", args.robot, "--envs", str(n)]
+        cmd += ["--steps", str(cfg["bench_steps"]), *cfg["bench_extra"], "--out", str(out / "bench_env_parts" / str(n))]
+        if budget.left() <= 0 or run_cmd(cmd, out / "logs" / "bench_env.log", budget.left()) != 0:
+            return False
+    parts = [json.loads(bench_env_part(out, n).read_text()) for n in cfg["bench_envs"]]  # type: ignore[union-attr]
+    path = _record.write(merge_bench_env(parts), out / "results")
+    print(f"benchmark_env: {len(parts)} sizes merged into {path}", flush=True)
+    return True
 
 
 RUNNERS = {
@@ -228,7 +309,11 @@ def summary(status: dict[str, Any], out: Path) -> str:
 
 
 def bundle(out: Path, dest: Path) -> Path:
-    """Pack ``out`` (no compile cache, only the newest checkpoint) into ``dest/gpu_out.tar.gz``."""
+    """Pack ``out`` (no compile cache, only the newest checkpoint) into ``dest/gpu_out.tar.gz``.
+
+    Orbax writes a checkpoint under a temporary name and renames it to its step when complete, so
+    the newest step-named folder is a complete one; temporary folders sort first and are left out.
+    """
     ckpts = sorted((out / "run" / "checkpoints").glob("*"), key=lambda p: int(p.name) if p.name.isdigit() else -1)
     old = {p.resolve() for p in ckpts[:-1]}
 
@@ -256,7 +341,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     (out / "logs").mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(exist_ok=True)
-    os.environ.setdefault("MJX_WALKER_JAX_CACHE", str(out / "jax_cache"))
+    set_parent_env()
+    cache = os.environ.setdefault("MJX_WALKER_JAX_CACHE", str(ROOT / ".jax_cache"))  # training's cache
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", cache)  # every other stage's (JAX reads it)
     status = load_status(out)
     if status.get("size", args.size) != args.size:
         raise SystemExit(f"error: {out} holds a --size {status['size']} run; use another --out")

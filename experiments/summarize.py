@@ -58,6 +58,7 @@ VERSIONS = {
     "benchmark_training": ("python", "jax", "jaxlib", "mujoco-mjx", "brax", "flax", "optax"),
     "benchmark_runner": ("python", "onnxruntime", "onnxruntime-gpu", "mujoco", "numpy"),
     "dr_ablation": ("jax", "mujoco", "mujoco-mjx", "brax", "onnxruntime"),
+    "cpu_walk": ("jax", "mujoco-mjx", "brax", "onnxruntime"),
 }
 
 
@@ -270,11 +271,46 @@ def dr_lines(rec: dict[str, Any]) -> list[str]:
     return lines
 
 
+def cpu_walk_lines(rec: dict[str, Any]) -> list[str]:
+    """Learning to walk on the CPU: every judged checkpoint of one variant against the walking bar."""
+    res = rec["results"]
+    bar = res["bar"]
+    first = res.get("first_walking")
+    lines = [
+        f"Variant `{res['variant']}` (overrides {res['overrides'] or 'none: the cpu preset'}). Bar: no falls; forward "
+        f"{bar['forward_command'][0]} m/s tracked to {bar['max_forward_error']} m/s; random commands to "
+        f"{bar['max_lin_error']} m/s and {bar['max_yaw_error']} rad/s; lags {bar['lags_ms']} ms, {bar['episodes']} "
+        f"episodes of {bar['duration_s']} s. Errors: |mean velocity - command| after the settle time.",
+        "",
+        f"**Walks from {num(first['env_steps'])} env steps, {num(first['train_wall_s'] / 60, '.0f')} min of training**"
+        if first
+        else "**Does not walk at any judged checkpoint yet.**",
+        "",
+    ]
+    if res.get("note"):
+        lines += [res["note"], ""]
+    rows = []
+    for c in res["checkpoints"]:
+        conds = {(r["commands"], r["lag_ms"]): r for r in c["conditions"]}
+        cells = []
+        for key in sorted(conds):
+            r = conds[key]
+            yaw = f" / {num(r['yaw_error'], '.2f')}" if r["commands"] == "random" else ""
+            cells.append(f"{num(r['no_fall_rate'], '.2f')}, {num(r['lin_error'], '.2f')}{yaw}")
+        wall = c.get("train_wall_s")
+        walks = "yes" if c["walks"] else "no"
+        rows.append([num(c["env_steps"]), num(wall / 60 if wall else None, ".0f"), walks, *cells])
+    keys = sorted({(r["commands"], r["lag_ms"]) for c in res["checkpoints"] for r in c["conditions"]})
+    header = ["env steps", "train min", "walks", *[f"{k[0]} @ {k[1]:.0f} ms: no-fall, lin m/s (/ yaw)" for k in keys]]
+    return lines + table(header, rows, "rrl" + "l" * len(keys))
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {
     "benchmark_env": ("Environment throughput (`benchmark_env.py`)", env_lines),
     "benchmark_training": ("Training throughput (`benchmark_training.py`)", training_lines),
     "benchmark_runner": ("Export and runner (`benchmark_runner.py`)", runner_lines),
     "dr_ablation": ("Randomization on vs off (`dr_ablation.py`)", dr_lines),
+    "cpu_walk": ("Learning to walk on 2 CPU cores (`cpu_walk.py`)", cpu_walk_lines),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mjx_walker._quiet import silence_warp_notice
 from mjx_walker.configs import (
     CommandConfig,
     ConfigError,
@@ -16,6 +17,10 @@ from mjx_walker.configs import (
     SimConfig,
 )
 from mjx_walker.ppo_config import PPOConfig
+
+# mujoco prints "Failed to import warp" twice when its optional warp backend is absent; every CLI
+# (python -m mjx_walker.X) imports this package first, before anything imports mujoco.mjx.
+silence_warp_notice()
 
 __all__ = [
     "CommandConfig",

@@ -1,9 +1,9 @@
-"""Compatibility of brax 0.14.2 with jax 0.10.2 (pinned together in pyproject.toml).
+"""Compatibility of brax 0.14.2 with the jax versions pyproject.toml admits (0.10.2 to 0.11.x).
 
 Brax's PPO trainer calls ``jax.device_put_replicated``, which jax 0.10 removed from its public
-namespace. :func:`patch_jax_for_brax` puts back a version that returns exactly what a ``pmap``
-over Brax's pmap axis ``'i'`` returns (it is an identity pmap): strongly typed, pmap-sharded.
-jax's own internal implementation returns unsharded arrays with weak types kept, so the training
+namespace (0.11.2 lacks it too). :func:`patch_jax_for_brax` puts back a version that returns
+exactly what a ``pmap`` over Brax's pmap axis ``'i'`` returns (it is an identity pmap): strongly
+typed, pmap-sharded. jax's own internal implementation returns unsharded arrays with weak types kept, so the training
 state fed to Brax's first epoch differed from the one its second call gets back from ``pmap``, and
 the epoch compiled twice (about 40 s lost per run on a 2-core CPU; seen with
 ``JAX_EXPLAIN_CACHE_MISSES=1``). One recompile is left, inside Brax: its evaluator keeps the

@@ -179,6 +179,7 @@ class RewardConfig:
     tracking_sigma: float = 0.5  # (m/s)^2, width of the exp tracking kernel
     swing_height: float = 0.08  # m, foot apex height the phase reward asks for
     air_time_target: float = 0.2  # s, air time above which feet_air_time pays
+    step_in_place: bool = False  # feet_phase asks for stepping at zero command too (Playground's choice)
     clip_total_at_zero: bool = True
 
     def __post_init__(self) -> None:
@@ -192,7 +193,7 @@ class RewardConfig:
     @property
     def term_names(self) -> tuple[str, ...]:
         """Names of all reward terms, in logging order."""
-        shaping = {"tracking_sigma", "swing_height", "air_time_target", "clip_total_at_zero"}
+        shaping = {"tracking_sigma", "swing_height", "air_time_target", "step_in_place", "clip_total_at_zero"}
         return tuple(f.name for f in dataclasses.fields(self) if f.name not in shaping)
 
     @property

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,19 +144,51 @@ def write_meta(model: onnx.ModelProto, meta: PolicyMeta) -> None:
     )
 
 
-def read_meta(model: onnx.ModelProto | str | bytes) -> PolicyMeta:
-    """PolicyMeta from an ONNX model, path or serialized bytes; clear error if it has none."""
+class PolicyFileError(ValueError):
+    """The file is not an mjx_walker policy: missing, not ONNX, or ONNX without our metadata."""
+
+
+def load_model(path: str | os.PathLike, load_external_data: bool = True) -> onnx.ModelProto:
+    """The ONNX model at ``path``; PolicyFileError (one line) if it is missing or does not parse."""
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyFileError(f"{path}: no such file")
+    try:
+        return onnx.load(str(path), load_external_data=load_external_data)
+    except Exception as err:  # protobuf's DecodeError, or anything else a foreign file triggers
+        raise PolicyFileError(f"{path}: not an ONNX model ({type(err).__name__}: {err})") from err
+
+
+def read_meta(model: onnx.ModelProto | str | os.PathLike | bytes, source: str | None = None) -> PolicyMeta:
+    """PolicyMeta from an ONNX model, path or serialized bytes; PolicyFileError if it has none.
+
+    ``source`` (e.g. the file's path) prefixes the error messages; paths prefix themselves.
+    """
     if isinstance(model, bytes):
-        model = onnx.load_from_string(model)
+        try:
+            model = onnx.load_from_string(model)
+        except Exception as err:
+            raise PolicyFileError(f"{source or 'bytes'}: not an ONNX model ({err})") from err
     elif not isinstance(model, onnx.ModelProto):
-        model = onnx.load(str(model), load_external_data=False)
+        source = source or str(model)
+        model = load_model(model, load_external_data=False)
+    where = f"{source}: " if source else ""
     props = {p.key: p.value for p in model.metadata_props}
     if SCHEMA_KEY not in props:
-        raise ValueError("this ONNX file has no mjx_walker metadata; export it with `python -m mjx_walker.export`")
-    if int(props[SCHEMA_KEY]) != SCHEMA_VERSION:
-        raise ValueError(f"metadata schema {props[SCHEMA_KEY]} is not the supported {SCHEMA_VERSION}")
+        raise PolicyFileError(
+            f"{where}an ONNX model, but not an mjx_walker policy (no mjx_walker metadata: "
+            f"{SCHEMA_KEY!r} is missing from its metadata_props)"
+        )
+    if props[SCHEMA_KEY] != str(SCHEMA_VERSION):
+        raise PolicyFileError(
+            f"{where}mjx_walker metadata schema {props[SCHEMA_KEY]} is not the supported {SCHEMA_VERSION}; "
+            "use the mjx_walker version that exported it, or re-export the run with this one"
+        )
     names = {f.name for f in dataclasses.fields(PolicyMeta)}
     missing = sorted(n for n in names if n not in props and n != "extra")
     if missing:
-        raise ValueError(f"ONNX metadata lacks fields {missing}")
-    return PolicyMeta(**{k: json.loads(v) for k, v in props.items() if k in names})
+        raise PolicyFileError(f"{where}mjx_walker metadata lacks fields {missing}")
+    try:
+        return PolicyMeta(**{k: json.loads(v) for k, v in props.items() if k in names})
+    except (json.JSONDecodeError, TypeError) as err:
+        raise PolicyFileError(f"{where}mjx_walker metadata does not parse ({err})") from err

@@ -97,9 +97,13 @@ def feet_slip(contact: jax.Array, slip_speed: jax.Array) -> jax.Array:
     return jnp.sum(jnp.square(slip_speed) * contact)
 
 
-def feet_phase(height: jax.Array, target: jax.Array, command: jax.Array) -> jax.Array:
-    """exp(-|foot height - clock target|^2 / 0.01): 1 when feet follow the gait clock."""
-    target = target * _moving(command)
+def feet_phase(height: jax.Array, target: jax.Array, command: jax.Array, step_in_place: bool) -> jax.Array:
+    """exp(-|foot height - clock target|^2 / 0.01): 1 when feet follow the gait clock.
+
+    Without ``step_in_place`` the target is the floor (feet down) while the command is zero.
+    """
+    if not step_in_place:
+        target = target * _moving(command)
     return jnp.exp(-jnp.sum(jnp.square(height - target)) / 0.01)
 
 
@@ -131,7 +135,7 @@ def reward_terms(x: RewardInputs, cfg: RewardConfig, ctrl_dt: float) -> dict[str
         "action_rate": action_rate(x.action, x.last_action),
         "feet_air_time": feet_air_time(x.feet_air_time, x.first_contact, cfg.air_time_target, x.command),
         "feet_slip": feet_slip(x.feet_contact, x.feet_slip_speed),
-        "feet_phase": feet_phase(x.feet_height, x.swing_target, x.command),
+        "feet_phase": feet_phase(x.feet_height, x.swing_target, x.command, cfg.step_in_place),
         "joint_limits": joint_limits(x.joint_pos, x.soft_lower, x.soft_upper),
         "pose": pose(x.joint_pos, x.default_joint_pos, x.pose_weights),
         "stand_still": stand_still(x.joint_pos, x.default_joint_pos, x.command),

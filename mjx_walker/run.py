@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+from mjx_walker.cli import ArgumentParser, user_error
+from mjx_walker.onnx_meta import PolicyFileError
+from mjx_walker.runner.inference import PolicyMismatchError
 from mjx_walker.runner.session import BACKENDS, run_policy
 
 
@@ -19,14 +22,17 @@ def parse_command(text: str) -> tuple[float, float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: run, then print the outcome and timing stats as JSON."""
-    parser = argparse.ArgumentParser(prog="python -m mjx_walker.run", description=__doc__)
+    parser = ArgumentParser(prog="python -m mjx_walker.run", description=__doc__)
     parser.add_argument("policy", help="exported policy.onnx")
     parser.add_argument("--backend", default="mujoco", choices=BACKENDS)
     parser.add_argument("--command", type=parse_command, default=(0.0, 0.0, 0.0), help="vx,vy,yaw")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds (start-up ramp included)")
     parser.add_argument("--realtime", action="store_true", help="run at the control period on the wall clock")
     args = parser.parse_args(argv)
-    result = run_policy(args.policy, args.backend, args.command, args.duration, args.realtime)
+    try:
+        result = run_policy(args.policy, args.backend, args.command, args.duration, args.realtime)
+    except (PolicyFileError, PolicyMismatchError) as err:
+        return user_error(parser.prog, err)
     print(json.dumps(result.stats.summary(), indent=2))
     return 0
 

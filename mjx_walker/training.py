@@ -27,6 +27,7 @@ from typing import Any
 
 from mjx_walker import run_dir as rd
 from mjx_walker.configs import ConfigError, EnvConfig, from_dict
+from mjx_walker.host_devices import check_host_devices, choose_host_devices
 from mjx_walker.ppo_config import PPOConfig
 
 
@@ -58,13 +59,15 @@ class TrainResult:
         return self.run_dir / rd.POLICY
 
 
-def check_configs(env_cfg: EnvConfig, ppo_cfg: PPOConfig, device_count: int) -> None:
-    """Every check that can fail before compiling: types, episode length, Brax's divisibility."""
+def check_configs(env_cfg: EnvConfig, ppo_cfg: PPOConfig, device_count: int, backend: str = "cpu") -> None:
+    """Every check that can fail before compiling: types, Brax's divisibility, CPU device hangs."""
     if not isinstance(env_cfg, EnvConfig):
         raise ConfigError(f"env_cfg = {env_cfg!r} is invalid: expected an EnvConfig")
     if not isinstance(ppo_cfg, PPOConfig):
         raise ConfigError(f"ppo_cfg = {ppo_cfg!r} is invalid: expected a PPOConfig")
     ppo_cfg.check_devices(device_count)
+    if backend == "cpu":
+        check_host_devices(ppo_cfg, device_count)
 
 
 def _all_finite(tree: Any) -> bool:
@@ -158,7 +161,7 @@ def train(
     if time_limit_s is not None and not time_limit_s > 0:
         raise ConfigError(f"time_limit_s = {time_limit_s!r} is invalid: expected seconds > 0, or None for no limit")
     devices = jax.local_device_count()
-    check_configs(env_cfg, ppo_cfg, devices)
+    check_configs(env_cfg, ppo_cfg, devices, jax.default_backend())
 
     if run_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -318,7 +321,7 @@ def _parser() -> argparse.ArgumentParser:
         "--host-devices",
         type=int,
         default=None,
-        help="CPU only: XLA host devices Brax pmaps over (default: every core, os.cpu_count())",
+        help="CPU only: XLA host devices Brax pmaps over (default: as many as cores that cannot hang)",
     )
     parser.add_argument(
         "--time-limit",
@@ -331,9 +334,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_jax(host_devices: int | None) -> None:
-    """Before JAX starts: one XLA host device per core, and an optional compilation cache."""
-    count = host_devices or os.cpu_count() or 1
+def _setup_jax(host_devices: int | None, ppo_cfg: PPOConfig | None = None) -> int:
+    """Before JAX starts: the XLA host device count (and an optional compilation cache); the count.
+
+    ``host_devices`` None: every core, or for ``ppo_cfg`` the most that cannot hang
+    (:mod:`mjx_walker.host_devices`). Ignored when XLA_FLAGS already sets a count.
+    """
+    cores = os.cpu_count() or 1
+    if host_devices is not None:
+        count = host_devices
+    else:
+        count = choose_host_devices(ppo_cfg, cores) if ppo_cfg is not None else cores
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
@@ -341,15 +352,33 @@ def _setup_jax(host_devices: int | None) -> None:
         from mjx_walker.jax_cache import enable_compilation_cache
 
         enable_compilation_cache()
+    return count
+
+
+def _cli_configs(args: argparse.Namespace, preset: str) -> tuple[EnvConfig, PPOConfig]:
+    """The configs the CLI trains (a resumed run's saved ones, or the preset's), overrides applied."""
+    from mjx_walker.presets import apply_overrides, get_preset
+
+    if args.resume:
+        saved = rd.read_config(Path(args.resume))
+        base = (from_dict(EnvConfig, saved["env"]), from_dict(PPOConfig, saved["ppo"]))
+    else:
+        base = get_preset(args.robot, preset)
+    return apply_overrides(*base, args.overrides)
 
 
 def main(argv: list[str] | None = None) -> TrainResult:
     """CLI: ``python -m mjx_walker.train [--robot] [--preset] [--out] [--resume] [--set ...]``."""
     args = _parser().parse_args(argv)
-    _setup_jax(args.host_devices)
+    try:
+        # Resolved before JAX starts, to size the CPU devices; without --preset that is the cpu
+        # preset's batch (on a GPU the host device count does not matter).
+        _, ppo_guess = _cli_configs(args, args.preset or "cpu")
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+    _setup_jax(args.host_devices, ppo_guess)
     import jax
-
-    from mjx_walker.presets import apply_overrides, get_preset
 
     backend = jax.default_backend()
     print(
@@ -358,10 +387,7 @@ def main(argv: list[str] | None = None) -> TrainResult:
     )
     try:
         if args.resume:
-            saved = rd.read_config(Path(args.resume))
-            env_cfg = from_dict(EnvConfig, saved["env"])
-            ppo_cfg = from_dict(PPOConfig, saved["ppo"])
-            env_cfg, ppo_cfg = apply_overrides(env_cfg, ppo_cfg, args.overrides)
+            env_cfg, ppo_cfg = _cli_configs(args, "")
             return train(
                 env_cfg,
                 ppo_cfg,
@@ -375,7 +401,7 @@ def main(argv: list[str] | None = None) -> TrainResult:
             f"preset: {preset}" + ("" if args.preset else f" (default on {backend})"),
             file=sys.stderr,
         )
-        env_cfg, ppo_cfg = apply_overrides(*get_preset(args.robot, preset), args.overrides)
+        env_cfg, ppo_cfg = _cli_configs(args, preset)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out or f"runs/{args.robot}-{preset}-{stamp}"
         return train(env_cfg, ppo_cfg, out, show_progress=not args.no_progress, time_limit_s=args.time_limit)

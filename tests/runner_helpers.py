@@ -50,3 +50,62 @@ def exported_policy(env: object) -> object:
 def export_run_dir() -> Path:
     """Run dir of the session's exported small policy (call exported_policy first)."""
     return _EXPORTS["run_dir"]  # type: ignore[return-value]
+
+
+class ZeroPolicy:
+    """Stands in for OnnxPolicy: the metadata of a real export, zero actions, no onnxruntime."""
+
+    provider = "fake"
+
+    def __init__(self, meta: object) -> None:
+        self.meta = meta
+        self.path = Path("fake.onnx")
+
+    def __call__(self, obs: object) -> object:
+        import numpy as np
+
+        return np.zeros(self.meta.nu, np.float32)  # type: ignore[attr-defined]
+
+
+def scripted_backend_class() -> type:
+    """A RobotBackend whose ground truth is scripted per control tick (imported lazily: no MuJoCo)."""
+    import numpy as np
+
+    from mjx_walker.runner.backend import RobotBackend, RobotState, SimClock
+
+    class ScriptedBackend(RobotBackend):
+        """Upright, fresh sensor readings; base velocity ``script(tick) -> (vx, vy, yaw)``; falls at ``fall_at``."""
+
+        def __init__(self, meta, script, fall_at: float | None = None) -> None:
+            self.meta, self.script, self.fall_at = meta, script, fall_at
+            self.clock = SimClock()
+            self.kicks: list[tuple[float, tuple[float, float]]] = []
+
+        def tick(self) -> int:
+            return int(round(self.clock.now() / self.meta.ctrl_dt))
+
+        def read_state(self) -> RobotState:
+            pos = np.asarray(self.meta.default_joint_pos)
+            z = np.zeros(3)
+            return RobotState(self.clock.now(), pos, np.zeros_like(pos), z, np.array([0.0, 0.0, -1.0]))
+
+        def write_targets(self, targets, kp, kd) -> None:
+            pass
+
+        def damp(self, kd) -> None:
+            pass
+
+        def base_linvel(self) -> np.ndarray:
+            vx, vy, _ = self.script(self.tick())
+            return np.array([vx, vy, 0.0])
+
+        def base_yaw_rate(self) -> float:
+            return float(self.script(self.tick())[2])
+
+        def fallen(self, min_height_fraction: float, max_tilt_rad: float) -> bool:
+            return self.fall_at is not None and self.clock.now() >= self.fall_at - 1e-9
+
+        def kick(self, velocity_xy) -> None:
+            self.kicks.append((self.clock.now(), tuple(float(v) for v in velocity_xy)))
+
+    return ScriptedBackend

@@ -81,3 +81,50 @@ def test_gpu_run_tiny_pauses_resumes_and_finishes_every_stage(tmp_path):
     assert ck.complete_steps(restored / "run" / "checkpoints") == [40960]
     assert ck.complete_steps(out / "run" / "checkpoints") == [20480, 40960]
     assert (restored / "policy.onnx").read_bytes() == (out / "policy.onnx").read_bytes()
+
+
+def _gpu_run_module():
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import gpu_run
+
+    return gpu_run
+
+
+def test_stages_get_jax_default_gpu_memory_while_gpu_run_itself_preallocates_none(monkeypatch):
+    # gpu_run asks JAX for the device's name; with JAX's default it would hold 75 % of the GPU
+    # while each stage's process asks for 75 % more.
+    gpu_run = _gpu_run_module()
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.setattr(gpu_run, "_env_before", {})
+    gpu_run.set_parent_env()
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in gpu_run.child_env()
+    monkeypatch.setattr(gpu_run, "_env_before", {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"})
+    assert gpu_run.child_env()["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"  # a user's own setting passes on
+
+
+def test_bench_env_records_of_one_size_each_merge_into_one():
+    gpu_run = _gpu_run_module()
+    ref = {"physics_steps_per_s_all_cores": 100.0, "physics_steps_per_s_1_thread": 50.0}
+
+    def part(n: int, rate: float) -> dict:
+        row = {"num_envs": n, "physics_steps_per_s": rate, "x_mujoco_c_all_cores": 0.0, "x_mujoco_c_1_thread": 0.0}
+        return {"name": "benchmark_env_r", "date": f"d{n}", "command": f"python b.py --envs {n}",
+                "settings": {"steps": 5}, "results": {"mujoco_c": ref, "mjx": [row]}}  # fmt: skip
+
+    merged = gpu_run.merge_bench_env([part(4, 200.0), part(8, 400.0)])
+    assert [r["num_envs"] for r in merged["results"]["mjx"]] == [4, 8]
+    assert [r["x_mujoco_c_all_cores"] for r in merged["results"]["mjx"]] == [2.0, 4.0]
+    assert [r["x_mujoco_c_1_thread"] for r in merged["results"]["mjx"]] == [4.0, 8.0]
+    assert merged["date"] == "d8" and merged["command"] == "python b.py --envs 4; python b.py --envs 8"
+    assert merged["settings"] == {"steps": 5, "one_process_per_num_envs": True}
+
+
+def test_bench_env_sizes_measured_on_another_device_are_measured_again(tmp_path):
+    gpu_run = _gpu_run_module()
+    for n, kind in ((4, "cpu"), (8, "NVIDIA H200")):
+        folder = tmp_path / "bench_env_parts" / str(n)
+        folder.mkdir(parents=True)
+        (folder / "benchmark_env_r_x.json").write_text(json.dumps({"device": {"device_kind": kind}}))
+    assert gpu_run.drop_bench_env_parts_of_other_devices(tmp_path, "cpu") == [8]
+    assert gpu_run.bench_env_part(tmp_path, 4) is not None and gpu_run.bench_env_part(tmp_path, 8) is None

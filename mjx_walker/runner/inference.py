@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 from mjx_walker.observation import actor_layout
-from mjx_walker.onnx_meta import INPUT_NAME, OUTPUT_NAME, PolicyMeta, read_meta
+from mjx_walker.onnx_meta import INPUT_NAME, OUTPUT_NAME, PolicyFileError, PolicyMeta, load_model, read_meta
 
 PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -56,8 +55,8 @@ class OnnxPolicy:
         import onnxruntime as ort
 
         self.path = Path(path)
-        model = onnx.load(str(self.path))
-        self.meta = read_meta(model)
+        model = load_model(self.path)
+        self.meta = read_meta(model, source=str(self.path))
         providers = choose_providers() if providers is None else providers
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # a small MLP: threads cost more than they save
@@ -67,7 +66,11 @@ class OnnxPolicy:
             else p
             for p in providers
         ]
-        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=provider_args)
+        try:
+            self.session = ort.InferenceSession(model.SerializeToString(), options, providers=provider_args)
+        except Exception as err:  # onnxruntime's own exception types (InvalidGraph, Fail, ...)
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise PolicyFileError(f"{self.path}: onnxruntime cannot load this model ({first})") from err
         self.provider = self.session.get_providers()[0]
         inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
         if inp.name != INPUT_NAME or out.name != OUTPUT_NAME:

@@ -69,14 +69,17 @@ class MuJoCoBackend(RobotBackend):
         clock: Clock | None = None,
         sim: SimConfig | None = None,
         qpos: np.ndarray | None = None,
+        qvel: np.ndarray | None = None,
     ) -> None:
-        """Build the simulation at the standing keyframe (or ``qpos`` (nq,)) on ``clock``."""
+        """Build the simulation at the standing keyframe (or ``qpos`` (nq,), ``qvel`` (nv,)) on ``clock``."""
         self.robot = robot if isinstance(robot, RobotModel) else build_robot_model(robot, sim)
         self.shift = shift or SimShift()
         self.clock = clock or SimClock()
         self.model = shifted_model(self.robot, self.shift)
         self.data = mujoco.MjData(self.model)
         self.data.qpos[:] = self.robot.default_qpos if qpos is None else qpos
+        if qvel is not None:
+            self.data.qvel[:] = qvel
         mujoco.mj_forward(self.model, self.data)
         self.sim_dt = float(self.model.opt.timestep)
         self._t0 = self.clock.now()
@@ -146,6 +149,11 @@ class MuJoCoBackend(RobotBackend):
         self.substeps += 1
 
     # ------------------------------------------------- ground truth (sim only)
+    def kick(self, velocity_xy: np.ndarray) -> None:
+        """A push: add ``velocity_xy`` (2,) m/s, world frame, to the base (as training's pushes do)."""
+        self._sync()
+        self.data.qvel[0:2] += np.asarray(velocity_xy, float)
+
     def base_linvel(self) -> np.ndarray:
         """Base linear velocity (3,) m/s in the base frame (as the training reward sees it)."""
         rot = self.data.xmat[self.robot.root_body].reshape(3, 3)

@@ -1,11 +1,13 @@
 """Render recorded qpos frames to MP4 with MuJoCo's offscreen renderer (collision geoms).
 
 ``MUJOCO_GL=egl python -m mjx_walker.runner.render frames.npz out.mp4``; run in a subprocess by
-:func:`mjx_walker.evaluate.render_video` because the GL backend is fixed when mujoco is imported.
+:func:`mjx_walker.evaluation.video.render_video` because the GL backend is fixed when mujoco is imported.
+MP4 needs an ffmpeg binary: the one on PATH, else the one the imageio-ffmpeg package ships.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import numpy as np
@@ -35,10 +37,20 @@ def render_frames(robot_name: str, qpos: np.ndarray, width: int = 480, height: i
     return images
 
 
+def use_bundled_ffmpeg() -> None:
+    """Point mediapy at imageio-ffmpeg's bundled ffmpeg when there is none on PATH."""
+    if shutil.which("ffmpeg") is None:
+        import imageio_ffmpeg
+        import mediapy
+
+        mediapy.set_ffmpeg(imageio_ffmpeg.get_ffmpeg_exe())
+
+
 def render(frames_path: str, out_path: str, width: int = 480, height: int = 360) -> None:
     """Write an MP4 of the qpos frames (n, nq) in ``frames_path`` (npz with qpos, robot, fps)."""
     import mediapy
 
+    use_bundled_ffmpeg()
     blob = np.load(frames_path)
     images = render_frames(str(blob["robot"]), blob["qpos"], width, height)
     mediapy.write_video(out_path, images, fps=float(blob["fps"]))

@@ -21,7 +21,7 @@ import numpy as np
 from mjx_walker.runner.backend import RobotState
 
 
-class Mode(str, enum.Enum):
+class Mode(str, enum.Enum):  # noqa: UP042 (StrEnum would change str(mode))
     """What the runner is doing."""
 
     RAMP = "ramp"  # moving to the default pose, policy not engaged yet

@@ -1,0 +1,274 @@
+"""A policy's evaluation report: every condition's episodes, their summaries, report.json and report.png."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mjx_walker.evaluation.conditions import (
+    ENVELOPE_KEYS,
+    Condition,
+    EvaluationError,
+    Sweep,
+    build_conditions,
+    centre_values,
+    check_pinned,
+    scaled_envelope,
+)
+from mjx_walker.evaluation.draws import draw_episode
+from mjx_walker.evaluation.episode import DEFAULT_SETTLE_S, Push, run_episode
+from mjx_walker.evaluation.metrics import MEASURES, summarize
+from mjx_walker.evaluation.plots import plot_comparison, plot_report
+from mjx_walker.evaluation.video import render_video
+from mjx_walker.model import RobotModel, build_robot_model
+from mjx_walker.onnx_meta import PolicyMeta
+from mjx_walker.runner.inference import OnnxPolicy
+from mjx_walker.runner.mujoco_backend import SimShift
+from mjx_walker.runner.session import sim_config
+
+
+def default_lags_ms(meta: PolicyMeta) -> list[float]:
+    """Training lag range in ms: low, midpoint, high (deduplicated)."""
+    lo, hi = meta.randomization["lag_substeps"]
+    values = sorted({lo, (lo + hi) // 2, hi})
+    return [v * meta.sim_dt * 1e3 for v in values]
+
+
+def _check_request(episodes: int, duration: float, settle_s: float, init_noise: float, noise_level: float) -> None:
+    """EvaluationError unless the sizes and scales are usable."""
+    for name, value, ok, rule in (
+        ("episodes", episodes, episodes >= 1, ">= 1"),
+        ("duration", duration, duration > 0, "> 0 s"),
+        ("settle_s", settle_s, settle_s >= 0, ">= 0 s"),
+        ("init_noise", init_noise, init_noise >= 0, ">= 0"),
+        ("noise_level", noise_level, noise_level >= 0, ">= 0"),
+    ):
+        if not ok:
+            raise EvaluationError(f"{name} must be {rule}, got {value}")
+
+
+def plan_conditions(
+    meta: PolicyMeta, lag_ms: list[float] | None, sweep: Sweep | None, pinned: dict[str, float], push_mps: float
+) -> list[Condition]:
+    """The conditions: the given lags (default: training's low, mid, high) or the sweep's grid."""
+    if sweep is not None and sweep.name == "lag_ms" and lag_ms is not None:
+        raise EvaluationError("--sweep lag_ms replaces --lag-ms; give one of them")
+    lo, hi = meta.randomization["lag_substeps"]
+    if lag_ms is not None:
+        lags = [float(v) for v in lag_ms]
+    elif sweep is not None:  # any other sweep runs at the training lag's midpoint
+        lags = [(lo + hi) // 2 * meta.sim_dt * 1e3]
+    else:
+        lags = default_lags_ms(meta)
+    return build_conditions(lags, sweep, pinned, push_mps)
+
+
+def _check_masses(robot: RobotModel, envelope: dict[str, list[float]], conditions: list[Condition]) -> None:
+    """EvaluationError if some condition's lightest torso (mass scale x mass + payload) is not positive."""
+    torso = float(robot.mj_model.body_mass[robot.torso_body])
+    for c in conditions:
+        mass = c.pinned.get("mass_scale", envelope["mass_scale"][0])
+        payload = c.pinned.get("payload_kg", envelope["payload_kg"][0])
+        if torso * mass + payload <= 0:
+            raise EvaluationError(f"payload {payload:g} kg on a {torso * mass:.2f} kg torso leaves it no mass")
+
+
+@dataclass(frozen=True)
+class EpisodeSettings:
+    """What every episode of an evaluation shares."""
+
+    episodes: int  # per condition
+    duration: float  # s
+    seed: int
+    init_noise: float  # start perturbation scale
+    settle_s: float  # steady window start
+    push_time_s: float
+    command: list[float] | None  # None: drawn per episode
+    record_first: bool  # keep the first episode's qpos (for the video)
+
+
+def run_conditions(
+    policy: OnnxPolicy,
+    robot: RobotModel,
+    conditions: list[Condition],
+    envelope: dict[str, list[float]],
+    noise: dict[str, float],
+    s: EpisodeSettings,
+) -> tuple[list[dict[str, Any]], list[float], list[np.ndarray]]:
+    """Every condition's episodes: their rows, the inference latencies (s), the first episode's qpos."""
+    meta = policy.meta
+    rows: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    first_qpos: list[np.ndarray] = []
+    for index, cond in enumerate(conditions):
+        substeps = int(round(cond.lag_ms * 1e-3 / meta.sim_dt))
+        for i in range(s.episodes):
+            draw = draw_episode(s.seed, i, envelope, meta, s.init_noise)
+            physics = {**draw.physics, **cond.pinned}
+            sim_shift = SimShift(**physics, lag_substeps=substeps, noise=noise, seed=draw.sim_seed)
+            cmd = list(s.command) if s.command is not None else draw.command
+            kick = cond.push_mps * np.array([np.cos(draw.push_angle), np.sin(draw.push_angle)])
+            push = Push(s.push_time_s, (float(kick[0]), float(kick[1]))) if cond.push_mps > 0 else None
+            ep = run_episode(
+                policy,
+                sim_shift,
+                cmd,
+                s.duration,
+                record_qpos=s.record_first and not rows,
+                perturbation=(draw.joint_offsets, draw.base_vel),
+                push=push,
+                settle_s=s.settle_s,
+                robot=robot,
+            )
+            latencies += ep.pop("inference_s")
+            first_qpos = first_qpos or ep["qpos"]
+            del ep["qpos"]
+            lag = {"lag_ms": substeps * meta.sim_dt * 1e3, "lag_substeps": substeps}
+            rows.append({"condition": index, "episode": i, **lag, "push_mps": cond.push_mps, **physics, **ep})
+    return rows, latencies, first_qpos
+
+
+def summarize_conditions(
+    rows: list[dict[str, Any]], conditions: list[Condition], settle_s: float
+) -> list[dict[str, Any]]:
+    """One summary per condition: its lag, push and pinned values, then the measures."""
+    out = []
+    for index, cond in enumerate(conditions):
+        group = [r for r in rows if r["condition"] == index]
+        head = {k: group[0][k] for k in ("lag_ms", "lag_substeps", "push_mps")}
+        out.append({**head, "pinned": cond.pinned, **cond.pinned, **summarize(group, settle_s)})
+    return out
+
+
+def evaluate_policy(
+    policy_path: str | os.PathLike | OnnxPolicy,
+    out_dir: str | os.PathLike = "eval",
+    episodes: int = 10,
+    shift: float = 1.0,
+    lag_ms: list[float] | None = None,
+    duration: float = 10.0,
+    command: list[float] | None = None,
+    seed: int = 0,
+    video: str | os.PathLike | None = None,
+    noise_level: float = 1.0,
+    randomization: dict[str, Any] | None = None,
+    *,
+    centre: str = "envelope",
+    pinned: dict[str, float] | None = None,
+    settle_s: float = DEFAULT_SETTLE_S,
+    init_noise: float = 1.0,
+    push_mps: float = 0.0,
+    push_time_s: float = 3.0,
+    sweep: Sweep | None = None,
+    verbose: bool = True,
+) -> dict[str, Any]:
+    """Run ``episodes`` per condition; write report.json and report.png; return the report.
+
+    ``randomization`` (a ``RandomizationConfig`` as a dict) replaces the policy's own training
+    envelope as the one ``shift`` scales: to compare policies trained with different envelopes
+    (one with none at all) under the same shifted dynamics. ``pinned`` fixes parameters
+    (``{"friction": 0.3}``) in every episode. Episode i gets the same draws in every condition
+    (see :mod:`mjx_walker.evaluation.draws`); the measures are :mod:`mjx_walker.evaluation.metrics`'.
+    """
+    _check_request(episodes, duration, settle_s, init_noise, noise_level)
+    if command is not None and len(command) != 3:
+        raise EvaluationError(f"command needs three numbers vx,vy,yaw; got {list(command)}")
+    policy = policy_path if isinstance(policy_path, OnnxPolicy) else OnnxPolicy(policy_path, verbose=verbose)
+    meta = policy.meta
+    robot = build_robot_model(meta.robot, sim_config(meta))
+    rnd = meta.randomization if randomization is None else randomization
+    about = centre_values(rnd, centre, float(robot.mj_model.geom_friction[robot.floor_geom, 0]))
+    envelope = scaled_envelope(rnd, shift, about)
+    pinned = check_pinned(pinned or {})
+    conditions = plan_conditions(meta, lag_ms, sweep, pinned, push_mps)
+    _check_masses(robot, envelope, conditions)
+    if any(c.push_mps > 0 for c in conditions) and push_time_s >= duration:
+        raise EvaluationError(f"a push at {push_time_s:g} s never happens in a {duration:g} s episode")
+    noise = {k: float(meta.noise[k]) for k in ("gyro", "gravity", "joint_pos", "joint_vel")}
+    noise["level"] = float(meta.noise["level"]) * noise_level
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    settings = EpisodeSettings(episodes, duration, seed, init_noise, settle_s, push_time_s, command, video is not None)
+    rows, latencies, first_qpos = run_conditions(policy, robot, conditions, envelope, noise, settings)
+    notes = []
+    if settle_s >= duration:
+        notes.append(f"settle_s {settle_s:g} >= duration {duration:g}: no steady window, tracking measures are null")
+    report = {
+        "policy": str(policy.path),
+        "robot": meta.robot,
+        "config_digest": meta.config_digest,
+        "provider": policy.provider,
+        "shift": shift,
+        "centre": centre,
+        "centre_values": about,
+        "pinned": pinned,
+        "duration_s": duration,
+        "settle_s": settle_s,
+        "episodes_per_condition": episodes,
+        "seed": seed,
+        "init_noise": init_noise,
+        "noise": noise,
+        "push": {"mps": push_mps, "time_s": push_time_s},
+        "envelope": {k: [pinned[k]] * 2 if k in pinned else envelope[k] for k in ENVELOPE_KEYS},
+        "sweep": None if sweep is None else {"name": sweep.name, "values": list(sweep.values)},
+        "measures": MEASURES,
+        "notes": notes,
+        "overall": summarize(rows, settle_s),
+        "conditions": summarize_conditions(rows, conditions, settle_s),
+        "latency": {
+            "calls": len(latencies),
+            "inference_ms_p50": float(np.percentile(latencies, 50) * 1e3) if latencies else None,
+            "inference_ms_p99": float(np.percentile(latencies, 99) * 1e3) if latencies else None,
+        },
+        "episodes": rows,
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    plot_report(report, out / "report.png", latencies)
+    if video is not None:
+        report["video"] = render_video(meta, first_qpos, Path(video))
+        (out / "report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def policy_labels(paths: list[str | os.PathLike]) -> list[str]:
+    """Short unique names for policy files: the stem, else parent_stem, else numbered."""
+    paths = [Path(p) for p in paths]
+    labels = [p.stem for p in paths]
+    if len(set(labels)) < len(labels):
+        labels = [f"{p.parent.name}_{p.stem}" for p in paths]
+    if len(set(labels)) < len(labels):
+        labels = [f"{i}_{label}" for i, label in enumerate(labels)]
+    return [re.sub(r"[^A-Za-z0-9._-]+", "_", label) for label in labels]
+
+
+def evaluate_policies(
+    paths: list[str | os.PathLike], out_dir: str | os.PathLike = "eval", video: str | None = None, **kwargs: Any
+) -> dict[str, dict[str, Any]]:
+    """Evaluate each policy under the same conditions and draws; label -> report.
+
+    One policy writes into ``out_dir``; several write into ``out_dir/<label>/`` and add
+    ``comparison.png`` (one line per policy) and ``comparison.json`` in ``out_dir``.
+    """
+    out = Path(out_dir)
+    verbose = kwargs.pop("verbose", True)
+    policies = [OnnxPolicy(p, verbose=verbose) for p in paths]  # every file checked before any episode runs
+    labels = policy_labels(paths)
+    if len(paths) == 1:
+        return {labels[0]: evaluate_policy(policies[0], out, video=video, **kwargs)}
+    reports = {}
+    for label, policy in zip(labels, policies, strict=True):
+        clip = None if video is None else Path(video).with_stem(f"{Path(video).stem}_{label}")
+        reports[label] = evaluate_policy(policy, out / label, video=clip, **kwargs)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_comparison(reports, out / "comparison.png")
+    keep = ("policy", "robot", "shift", "centre", "pinned", "sweep", "overall", "conditions")
+    comparison = {label: {k: r[k] for k in keep} for label, r in reports.items()}
+    (out / "comparison.json").write_text(json.dumps(comparison, indent=2))
+    return reports

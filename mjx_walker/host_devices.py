@@ -1,0 +1,44 @@
+"""How many XLA host devices Brax may pmap over on a CPU without hanging.
+
+On a CPU, JAX can split the host into several XLA devices (``--xla_force_host_platform_device_count``)
+and Brax's PPO pmaps its envs over them: +53 % env steps/s on 2 cores with 32 envs per device
+(experiments/results/training_throughput_cpu_2026-11-24.md). With more envs per device, XLA's CPU
+runtime deadlocks at start-up: measured on 2 cores (jax 0.10.2), 2 devices x 128 envs sits at 0 %
+CPU forever, its main thread inside Brax's network init, waiting behind the pmapped env reset (the
+devices' computations block the runtime's worker threads that their own parallel loops need;
+turning Eigen's threading or async dispatch off does not help). 2 x 32 runs. So a CPU run uses
+several devices only while each holds at most ``MAX_ENVS_PER_HOST_DEVICE`` envs, else one.
+Nothing here imports JAX: the count must be chosen before JAX starts.
+"""
+
+from __future__ import annotations
+
+from mjx_walker.configs import ConfigError
+from mjx_walker.ppo_config import PPOConfig
+
+MAX_ENVS_PER_HOST_DEVICE = 32  # largest per-device batch measured to start on 2 devices
+
+
+def is_safe(ppo_cfg: PPOConfig, devices: int) -> bool:
+    """Whether pmapping ``ppo_cfg``'s envs over ``devices`` host devices is known not to hang."""
+    return devices == 1 or ppo_cfg.num_envs / devices <= MAX_ENVS_PER_HOST_DEVICE
+
+
+def choose_host_devices(ppo_cfg: PPOConfig, cores: int) -> int:
+    """The most host devices (<= cores) that divide the batch and are safe; 1 if none is."""
+    for devices in range(max(cores, 1), 1, -1):
+        divides = ppo_cfg.num_envs % devices == 0 and ppo_cfg.batch_size % devices == 0
+        if divides and is_safe(ppo_cfg, devices):
+            return devices
+    return 1
+
+
+def check_host_devices(ppo_cfg: PPOConfig, devices: int) -> None:
+    """Raise ConfigError, before any compile, if ``devices`` CPU devices would hang this batch."""
+    if not is_safe(ppo_cfg, devices):
+        raise ConfigError(
+            f"PPOConfig.num_envs = {ppo_cfg.num_envs} is invalid on {devices} XLA host devices: "
+            f"{ppo_cfg.num_envs // devices} envs per device hangs XLA's CPU runtime at start-up; allowed: "
+            f"at most {MAX_ENVS_PER_HOST_DEVICE} envs per device, or 1 device (--host-devices 1, or leave "
+            "--host-devices unset and the CLI picks a safe count)"
+        )
