@@ -282,9 +282,10 @@ def cpu_walk_lines(rec: dict[str, Any]) -> list[str]:
         f"{bar['max_lin_error']} m/s and {bar['max_yaw_error']} rad/s; lags {bar['lags_ms']} ms, {bar['episodes']} "
         f"episodes of {bar['duration_s']} s. Errors: |mean velocity - command| after the settle time.",
         "",
-        f"**Walks from {num(first['env_steps'])} env steps, {num(first['train_wall_s'] / 60, '.0f')} min of training**"
+        f"**Meets the whole bar from {num(first['env_steps'])} env steps, "
+        f"{num(first['train_wall_s'] / 60, '.0f')} min of training**"
         if first
-        else "**Does not walk at any judged checkpoint yet.**",
+        else "**No judged checkpoint meets the whole bar yet** (see the table for each criterion).",
         "",
     ]
     if res.get("note"):

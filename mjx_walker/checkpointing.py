@@ -107,7 +107,7 @@ def param_templates(env_cfg: EnvConfig, ppo_cfg: PPOConfig) -> tuple[Any, Any, A
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], tuple[Any, Any, Any], Any]:
     """Read one checkpoint directory: (meta, (normalizer, policy, value), networks)."""
-    path = Path(path)
+    path = Path(path).resolve()  # orbax refuses relative paths
     if not (path / "state").is_dir() or not ocp.utils.is_checkpoint_finalized(path):
         raise FileNotFoundError(f"no complete checkpoint at {path}")
     ckptr = ocp.Checkpointer(ocp.CompositeCheckpointHandler())

@@ -183,3 +183,25 @@ def test_training_cut_keeps_epoch_size_and_steady_rate():
     assert res["steady_env_steps_per_s"] == pytest.approx(100.0)
     assert res["steady_epochs"] == [2, 3]
     assert bt.throughput(rows[:2])["steady_env_steps_per_s"] is None
+
+
+def test_cpu_walk_table_names_the_first_checkpoint_that_meets_the_bar():
+    bar = {"forward_command": [0.5, 0, 0], "max_forward_error": 0.15, "max_lin_error": 0.2, "max_yaw_error": 0.3}
+    bar |= {"lags_ms": [0.0, 16.0], "episodes": 10, "duration_s": 10.0}
+
+    def ckpt(steps, wall, walks, fwd_err):
+        conds = [
+            {"commands": "forward", "lag_ms": 0.0, "no_fall_rate": 1.0, "lin_error": fwd_err, "yaw_error": 0.01},
+            {"commands": "random", "lag_ms": 0.0, "no_fall_rate": 1.0, "lin_error": 0.1, "yaw_error": 0.2},
+        ]
+        return {"env_steps": steps, "train_wall_s": wall, "walks": walks, "conditions": conds}
+
+    first = ckpt(8_000_000, 5_400.0, True, 0.1)
+    res = {"variant": "recipe", "overrides": [], "bar": bar, "first_walking": first}
+    res["checkpoints"] = [ckpt(6_000_000, 4_364.0, False, 0.5), first]
+    lines = summarize.cpu_walk_lines({"results": res})
+    text = "\n".join(lines)
+    assert "**Meets the whole bar from 8,000,000 env steps, 90 min of training**" in text
+    assert "| 6,000,000 | 73 | no | 1.00, 0.50 | 1.00, 0.10 / 0.20 |" in text
+    res["first_walking"] = None
+    assert "No judged checkpoint meets the whole bar yet" in "\n".join(summarize.cpu_walk_lines({"results": res}))
