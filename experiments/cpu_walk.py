@@ -8,7 +8,7 @@
 ``train`` runs the ``cpu`` preset (the recipe) or one of its ablation variants in
 ``runs/cpu_walk-<variant>`` (resumed from its latest checkpoint when it exists). ``judge``
 exports each checkpoint to ONNX and evaluates it as a user would (``mjx_walker.evaluate``, MuJoCo
-C, the training envelope, lags 0 and 16 ms, 10 episodes of 10 s per condition) against issue 10's
+C, the training envelope, lags 0 and 16 ms, 30 episodes of 10 s per condition) against issue 10's
 bar for walking: no falls; a forward 0.5 m/s command tracked to 0.15 m/s (error of the mean
 velocity after the settle time); random commands from the training ranges tracked to 0.2 m/s and
 0.3 rad/s. It records, per checkpoint, env steps and training wall time (compile included) with the
@@ -52,7 +52,10 @@ VARIANTS: dict[str, list[str]] = {
 
 # Issue 10's bar for walking.
 LAGS_MS = (0.0, 16.0)
-EPISODES = 10
+# Issue 10 asks for >= 10 episodes per condition. 10 proved too few: the 9M checkpoint kept all 10
+# seed-0 episodes up, yet fell in 7 of 30 seed-1 episodes (backward commands). With 30 per
+# condition a policy that falls in 1 of 10 episodes passes with probability 0.9**30 = 4 %.
+EPISODES = 30
 DURATION_S = 10.0
 FORWARD = (0.5, 0.0, 0.0)
 MAX_FORWARD_ERROR = 0.15  # m/s

@@ -26,6 +26,10 @@ from mjx_walker.state import Observation
 
 ACTOR_KEY = "state"  # Brax's default policy observation key
 CRITIC_KEY = "privileged_state"
+# Env metric: 1.0 at a step whose physics went non-finite (the env is then reset). Brax's evaluator
+# sums it over each eval episode (0 or 1: that step ends the episode) and averages over the eval
+# envs, so ``eval/episode_<this>`` is the share of eval episodes that ended in non-finite physics.
+NONFINITE_METRIC = "health/nonfinite_resets"
 
 
 def _obs_dict(obs: Observation) -> dict[str, jax.Array]:
@@ -45,6 +49,7 @@ class BraxWalkEnv(BraxEnv):
         state, obs = self.env.reset(rng)
         zero = jnp.float32(0.0)
         metrics = {f"reward/{k}": zero for k in self.env.cfg.reward.term_names}
+        metrics[NONFINITE_METRIC] = zero
         return BraxState(pipeline_state=state, obs=_obs_dict(obs), reward=zero, done=zero, metrics=metrics)
 
     def step(self, state: BraxState, action: jax.Array) -> BraxState:
@@ -52,6 +57,7 @@ class BraxWalkEnv(BraxEnv):
         env_state, out = self.env.step(state.pipeline_state, action)
         # Keep keys wrappers added (Brax's EvalWrapper adds "reward"): same pytree in and out.
         metrics = {**state.metrics, **{f"reward/{k}": v for k, v in out.reward_terms.items()}}
+        metrics[NONFINITE_METRIC] = out.nonfinite
         return state.replace(
             pipeline_state=env_state, obs=_obs_dict(out.obs), reward=out.reward, done=out.done, metrics=metrics
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,54 @@ def _fail(owner: object, name: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{type(owner).__name__}.{name} = {value!r} is invalid: {allowed}")
 
 
+def _plain(value: Any) -> Any:
+    """A NumPy scalar (or 0-d array) as the Python scalar it holds, a list as a tuple; else ``value``."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def canonicalize(owner: object) -> None:
+    """Turn NumPy scalars into Python ones and lists into tuples, in every field of a frozen config."""
+    for f in dataclasses.fields(owner):  # type: ignore[arg-type]
+        value = getattr(owner, f.name)
+        plain = _plain(value)
+        if plain is not value:
+            object.__setattr__(owner, f.name, plain)
+
+
+def _is_int(value: Any) -> bool:
+    """Whether ``value`` is an int and not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is an int or float (not a bool) that is finite as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
+
+
+def check_bool(owner: object, name: str) -> None:
+    """Check that ``owner.name`` is a bool (a string such as "false" is refused: it is truthy)."""
+    value = getattr(owner, name)
+    if not isinstance(value, bool):
+        _fail(owner, name, value, "expected a boolean, True or False")
+
+
+def check_int_range(owner: object, name: str, lo_bound: int = 0) -> None:
+    """Check that ``owner.name`` is a pair of integers (low, high) with lo_bound <= low <= high."""
+    value = getattr(owner, name)
+    allowed = f"expected a pair of integers (low, high) with {lo_bound} <= low <= high"
+    if not isinstance(value, tuple) or len(value) != 2 or not all(_is_int(v) for v in value):
+        _fail(owner, name, value, allowed)
+    lo, hi = value
+    if lo < lo_bound or lo > hi:
+        _fail(owner, name, value, allowed)
+
+
 def check_range(owner: object, name: str, lo_bound: float | None = None, hi_bound: float | None = None) -> None:
     """Check that ``owner.name`` is a (low, high) pair with low <= high inside the given bounds."""
     value = getattr(owner, name)
@@ -32,7 +81,7 @@ def check_range(owner: object, name: str, lo_bound: float | None = None, hi_boun
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         _fail(owner, name, value, allowed)
     lo, hi = value
-    if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (lo, hi)):
+    if not all(_is_finite_number(v) for v in (lo, hi)):
         _fail(owner, name, value, allowed)
     if lo > hi:
         _fail(owner, name, value, f"lower bound {lo} is above upper bound {hi}; {allowed}")
@@ -53,8 +102,8 @@ def check_scalar(
     kind = "an integer" if integer else "a number"
     lo_txt = "-inf" if lo is None else lo
     allowed = f"expected {kind} in {'(' if strict_lo else '['}{lo_txt}, {'inf' if hi is None else hi}]"
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type or not math.isfinite(value):
+    ok_type = _is_int(value) if integer else isinstance(value, (int, float))
+    if not ok_type or not _is_finite_number(value):
         _fail(owner, name, value, allowed)
     if lo is not None and (value < lo or (strict_lo and value == lo)):
         _fail(owner, name, value, allowed)
@@ -74,7 +123,8 @@ class RobotConfig:
         """Validate fields."""
         from mjx_walker.robots import ROBOTS  # local import: robots imports nothing from here
 
-        if self.name not in ROBOTS:
+        canonicalize(self)
+        if not isinstance(self.name, str) or self.name not in ROBOTS:
             _fail(self, "name", self.name, f"known robots are {sorted(ROBOTS)}")
         check_scalar(self, "action_scale", 0.0, 10.0, strict_lo=True)
         check_scalar(self, "soft_joint_limit_factor", 0.0, 1.0, strict_lo=True)
@@ -91,6 +141,7 @@ class SimConfig:
 
     def __post_init__(self) -> None:
         """Validate fields, including that sim_dt divides ctrl_dt."""
+        canonicalize(self)
         check_scalar(self, "ctrl_dt", 0.0, 1.0, strict_lo=True)
         check_scalar(self, "sim_dt", 0.0, 0.1, strict_lo=True)
         check_scalar(self, "iterations", 1, 100, integer=True)
@@ -127,6 +178,7 @@ class CommandConfig:
 
     def __post_init__(self) -> None:
         """Validate fields."""
+        canonicalize(self)
         check_range(self, "lin_vel_x", -5.0, 5.0)
         check_range(self, "lin_vel_y", -5.0, 5.0)
         check_range(self, "yaw_rate", -5.0, 5.0)
@@ -148,8 +200,10 @@ class PushConfig:
 
     def __post_init__(self) -> None:
         """Validate fields."""
+        canonicalize(self)
         check_range(self, "interval_s", 0.02, None)
         check_range(self, "magnitude", 0.0, 10.0)
+        check_bool(self, "enabled")
 
 
 @dataclass(frozen=True)
@@ -184,11 +238,14 @@ class RewardConfig:
 
     def __post_init__(self) -> None:
         """Validate fields."""
+        canonicalize(self)
         for name in self.term_names:
             check_scalar(self, name)
         check_scalar(self, "tracking_sigma", 0.0, None, strict_lo=True)
         check_scalar(self, "swing_height", 0.0, 1.0)
         check_scalar(self, "air_time_target", 0.0, 10.0)
+        check_bool(self, "step_in_place")
+        check_bool(self, "clip_total_at_zero")
 
     @property
     def term_names(self) -> tuple[str, ...]:
@@ -223,6 +280,7 @@ class RandomizationConfig:
 
     def __post_init__(self) -> None:
         """Validate fields, including that the lag range fits the buffer."""
+        canonicalize(self)
         check_range(self, "friction", 0.0, 5.0)
         check_range(self, "mass_scale", 0.01, 10.0)
         check_range(self, "payload_kg", -100.0, 100.0)
@@ -231,9 +289,8 @@ class RandomizationConfig:
             check_range(self, name, 0.0, 10.0)
         check_range(self, "frictionloss_scale", 0.0, 10.0)
         check_scalar(self, "max_lag_substeps", 0, 1000, integer=True)
-        lo, hi = self.lag_substeps
-        if not (isinstance(lo, int) and isinstance(hi, int)) or lo < 0 or lo > hi:
-            _fail(self, "lag_substeps", self.lag_substeps, "expected integers 0 <= low <= high")
+        check_int_range(self, "lag_substeps", 0)
+        hi = self.lag_substeps[1]
         if hi > self.max_lag_substeps:
             _fail(
                 self,
@@ -272,6 +329,7 @@ class NoiseConfig:
 
     def __post_init__(self) -> None:
         """Validate fields."""
+        canonicalize(self)
         for f in dataclasses.fields(self):
             check_scalar(self, f.name, 0.0, None)
 

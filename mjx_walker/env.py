@@ -33,6 +33,11 @@ from mjx_walker.state import EnvState, Observation, PhysicsParams, StepOutput
 CONTACT_TOLERANCE = 1e-3  # m, a foot closer than this to the floor counts as in contact
 
 
+def physics_finite(qpos: jax.Array, qvel: jax.Array) -> jax.Array:
+    """() bool: whether a physics state is finite (False: MJX blew up; the step resets the env)."""
+    return jnp.all(jnp.isfinite(qpos)) & jnp.all(jnp.isfinite(qvel))
+
+
 class WalkEnv:
     """Static description of the walking task; ``reset`` and ``step`` are pure."""
 
@@ -144,7 +149,7 @@ class WalkEnv:
         # Termination: fall (tilt or height) or a non-finite physics state.
         root_rot = data.xmat[self.robot.root_body]
         up_z = root_rot[2, 2]  # cos of the tilt from upright
-        finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
+        finite = physics_finite(data.qpos, data.qvel)
         min_height = cfg.command.min_height_fraction * self.robot.standing_height
         fell = (up_z < jnp.cos(cfg.command.max_tilt_rad)) | (data.qpos[2] < min_height)
         done = fell | ~finite
@@ -214,6 +219,7 @@ class WalkEnv:
             reward_terms=terms,
             applied_targets=applied,
             torques=tau,
+            nonfinite=(~finite).astype(jnp.float32),
         )
         return new_state, out
 

@@ -11,6 +11,11 @@ standing pose with its own small joint offsets and base velocity (``--init-noise
 noise as in training (``--noise-level``). Each ``--lag-ms`` value, or each value of ``--sweep``,
 is one condition. Writes ``report.json`` and ``report.png`` per policy (and optionally an MP4).
 
+A policy trained elsewhere (MuJoCo Playground, Isaac Lab) has no mjx_walker metadata: describe it
+in a policy spec (:mod:`mjx_walker.policy_spec`) and pass ``--spec FILE``. Several policies are
+compared on identical physics draws (the first policy's envelope and lags), condition by
+condition, in ``comparison.png``/``comparison.json``.
+
 A fall is training's termination (tilt beyond ``max_tilt_rad`` or base below
 ``min_height_fraction`` of standing height) or any safety trip; the episode ends there. The
 measures are defined in :mod:`mjx_walker.evaluation.metrics`.
@@ -41,7 +46,10 @@ from mjx_walker.evaluation.plots import axis_name
 from mjx_walker.evaluation.report import default_lags_ms, evaluate_policies, evaluate_policy
 from mjx_walker.evaluation.video import render_video
 from mjx_walker.onnx_meta import PolicyFileError
+from mjx_walker.policy_spec import SpecError
 from mjx_walker.runner.inference import PolicyMismatchError
+from mjx_walker.runner.loop import BackendMismatchError
+from mjx_walker.runner.safety import SafetyError
 
 # The library API, importable from here as before (notebooks, experiments): evaluate_policy, ...
 __all__ = [
@@ -120,6 +128,14 @@ def build_parser() -> ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("policy", nargs="+", help="exported policy.onnx (several: compared on one plot)")
+    parser.add_argument(
+        "--spec",
+        action="append",
+        default=None,
+        metavar="TOML",
+        help="policy spec for an ONNX policy trained elsewhere (no mjx_walker metadata); one per such "
+        "policy, in order (see mjx_walker.policy_spec)",
+    )
     parser.add_argument("--episodes", type=int, metavar="N", default=10, help="episodes per condition (default 10)")
     parser.add_argument("--duration", type=float, metavar="S", default=10.0, help="episode seconds (default 10)")
     parser.add_argument(
@@ -192,13 +208,14 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: evaluate, print a table per policy; bad files or arguments exit 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # policies and their --spec in any order
     pinned = {k: getattr(args, k) for k in ENVELOPE_KEYS if getattr(args, k) is not None}  # --friction ...
     try:
         reports = evaluate_policies(
             args.policy,
             args.out,
             video=args.video,
+            specs=args.spec,
             episodes=args.episodes,
             shift=args.shift,
             lag_ms=args.lag_ms,
@@ -215,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             sweep=args.sweep,
             verbose=False,
         )
-    except (PolicyFileError, PolicyMismatchError, EvaluationError) as err:
+    except (PolicyFileError, PolicyMismatchError, EvaluationError, SpecError, BackendMismatchError, SafetyError) as err:
         return user_error(parser.prog, err)
     for label, report in reports.items():
         print_report(label, report)

@@ -42,3 +42,17 @@ def check_host_devices(ppo_cfg: PPOConfig, devices: int) -> None:
             f"at most {MAX_ENVS_PER_HOST_DEVICE} envs per device, or 1 device (--host-devices 1, or leave "
             "--host-devices unset and the CLI picks a safe count)"
         )
+
+
+MAX_HOST_DEVICES = 1024  # far above any host's cores; XLA would build this many CPU devices
+
+
+def check_host_device_count(count: object) -> None:
+    """Raise ConfigError, before JAX starts, unless ``--host-devices`` is None or an int in [1, 1024]."""
+    if count is None:
+        return
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_HOST_DEVICES:
+        raise ConfigError(
+            f"--host-devices = {count!r} is invalid: expected an integer in [1, {MAX_HOST_DEVICES}] "
+            "(XLA host devices Brax pmaps over), or leave it unset for a safe count"
+        )

@@ -1,8 +1,8 @@
 """Observations: the layout (names and slices, resolved at build time) and the one builder.
 
-``build_actor_obs`` is the single actor-observation builder. It uses only array arithmetic and
-``concatenate``, and works on NumPy arrays as well as JAX arrays, so the environment, the ONNX
-export checks and the on-robot runner all call this same function.
+``build_actor_obs`` is the environment's actor observation: :func:`mjx_walker.obs_terms.build_obs`
+(the one builder, NumPy or JAX) over :data:`mjx_walker.obs_terms.ACTOR_TERMS`, so the
+environment, the ONNX export checks and the on-robot runner all build it with the same code.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 from mujoco import mjx
 
-from mjx_walker._xp import xp_of
 from mjx_walker.configs import NoiseConfig
 from mjx_walker.model import RobotModel
+from mjx_walker.obs_terms import ACTOR_TERMS, build_obs, term_size
 from mjx_walker.state import Measurement, PhysicsParams
 
 
@@ -45,18 +45,8 @@ class ObsLayout:
 
 
 def actor_layout(nu: int) -> ObsLayout:
-    """Actor observation: what a real humanoid measures, plus command and gait clock."""
-    return ObsLayout(
-        (
-            ("gyro", 3),  # rad/s, IMU frame
-            ("gravity", 3),  # unit vector, IMU frame
-            ("joint_pos", nu),  # rad, relative to the default pose
-            ("joint_vel", nu),  # rad/s
-            ("last_action", nu),
-            ("command", 3),  # vx m/s, vy m/s, yaw rate rad/s
-            ("gait_phase", 4),  # cos(left), cos(right), sin(left), sin(right)
-        )
-    )
+    """Actor observation: what a real humanoid measures, plus command and gait clock (:data:`ACTOR_TERMS`)."""
+    return ObsLayout(tuple((name, term_size(name, nu)) for name in ACTOR_TERMS))
 
 
 def critic_layout(nu: int) -> ObsLayout:
@@ -79,19 +69,17 @@ def critic_layout(nu: int) -> ObsLayout:
 
 def build_actor_obs(meas: Measurement, last_action, command, gait_phase, default_joint_pos):  # noqa: ANN001, ANN201
     """Actor observation (actor_dim,) from measurements, last action (nu,), command (3,) and phase (2,) rad."""
-    xp = xp_of(meas.gyro, meas.joint_pos, last_action, command, gait_phase)
-    return xp.concatenate(
-        [
-            meas.gyro,
-            meas.gravity,
-            meas.joint_pos - default_joint_pos,
-            meas.joint_vel,
-            last_action,
-            command,
-            xp.cos(gait_phase),
-            xp.sin(gait_phase),
-        ]
-    ).astype(xp.float32)
+    readings = {
+        "gyro": meas.gyro,
+        "gravity": meas.gravity,
+        "joint_pos": meas.joint_pos,
+        "joint_vel": meas.joint_vel,
+        "default_joint_pos": default_joint_pos,
+        "last_action": last_action,
+        "command": command,
+        "gait_phase": gait_phase,
+    }
+    return build_obs(ACTOR_TERMS, readings)
 
 
 def measure(robot: RobotModel, data: mjx.Data) -> Measurement:

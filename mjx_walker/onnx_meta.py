@@ -177,7 +177,8 @@ def read_meta(model: onnx.ModelProto | str | os.PathLike | bytes, source: str | 
     if SCHEMA_KEY not in props:
         raise PolicyFileError(
             f"{where}an ONNX model, but not an mjx_walker policy (no mjx_walker metadata: "
-            f"{SCHEMA_KEY!r} is missing from its metadata_props)"
+            f"{SCHEMA_KEY!r} is missing from its metadata_props); for a policy trained elsewhere, describe "
+            "it in a policy spec and pass --spec FILE (see mjx_walker.policy_spec)"
         )
     if props[SCHEMA_KEY] != str(SCHEMA_VERSION):
         raise PolicyFileError(

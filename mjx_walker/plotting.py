@@ -14,9 +14,9 @@ def plot_learning_curves(rows: list[dict[str, Any]], path: Path) -> Path:
     terms = sorted({k for r in rows for k in r if k.startswith("reward/")})
     fig = Figure(figsize=(16, 4.5))
     axes = fig.subplots(1, 3)
-    axes[0].plot(steps, [r["episode_reward"] for r in rows], marker="o")
+    axes[0].plot(steps, [r.get("episode_reward", float("nan")) for r in rows], marker="o")
     axes[0].set_title("episode reward (eval)")
-    axes[1].plot(steps, [r["episode_length"] for r in rows], marker="o", color="tab:green")
+    axes[1].plot(steps, [r.get("episode_length", float("nan")) for r in rows], marker="o", color="tab:green")
     axes[1].set_title("episode length (eval, control steps)")
     for term in terms:
         axes[2].plot(steps, [r.get(term, float("nan")) for r in rows], label=term.removeprefix("reward/"))

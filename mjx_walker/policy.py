@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,21 +62,30 @@ class Policy:
 
 
 def save_policy(path: str | os.PathLike, env_cfg: EnvConfig, ppo_cfg: PPOConfig, normalizer: Any, params: Any) -> Path:
-    """Write a policy directory atomically (temp dir, then rename) and return its path."""
+    """Write a policy directory atomically (temp dir, then rename) and return its path.
+
+    The directory's mode follows the umask like every other file of a run (``tempfile.mkdtemp``
+    would make it 0700); a failed write leaves no hidden temp directory behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    blob = serialization.to_bytes({"normalizer": normalizer, "params": params})
-    (tmp / POLICY_PARAMS).write_bytes(blob)
-    meta = {"env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg)}
-    (tmp / POLICY_META).write_text(json.dumps(meta, indent=2))
-    if path.exists():
-        old = path.with_name(f".{path.name}.old")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    tmp.mkdir()  # 0o777 & ~umask
+    try:
+        blob = serialization.to_bytes({"normalizer": normalizer, "params": params})
+        (tmp / POLICY_PARAMS).write_bytes(blob)
+        meta = {"env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg)}
+        (tmp / POLICY_META).write_text(json.dumps(meta, indent=2))
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)  # left by an earlier interrupted save
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already when renamed
     return path
 
 

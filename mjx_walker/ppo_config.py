@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from mjx_walker.configs import ConfigError, _fail, check_scalar
+from mjx_walker.configs import ConfigError, _fail, canonicalize, check_bool, check_scalar
+
+# JAX's PRNGKey silently wraps seeds above 2**32 - 1 (2**32 gives seed 0's key) and overflows above
+# 2**63; a resumed run re-seeds with seed + completed epochs. Seeds stay in int32 to be safe anywhere.
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class PPOConfig:
 
     def __post_init__(self) -> None:
         """Validate sizes (divisibility involving the device count is checked by train)."""
+        canonicalize(self)
         for name in (
             "num_timesteps",
             "num_envs",
@@ -47,18 +52,34 @@ class PPOConfig:
             "num_updates_per_batch",
         ):
             check_scalar(self, name, 1, None, integer=True)
-        for name in ("learning_rate", "discounting", "clipping_epsilon", "reward_scaling"):
+        for name in ("learning_rate", "clipping_epsilon", "reward_scaling"):
             check_scalar(self, name, 0.0, None, strict_lo=True)
+        check_scalar(self, "discounting", 0.0, 1.0, strict_lo=True)
         check_scalar(self, "entropy_cost", 0.0, None)
         check_scalar(self, "gae_lambda", 0.0, 1.0)
         check_scalar(self, "max_grad_norm", 0.0, None, strict_lo=True)
-        check_scalar(self, "seed", 0, None, integer=True)
+        check_bool(self, "normalize_observations")
+        check_bool(self, "deterministic_eval")
+        self._check_seed()
         for name in ("policy_hidden_layer_sizes", "value_hidden_layer_sizes"):
             sizes = getattr(self, name)
-            if not sizes or not all(isinstance(s, int) and s > 0 for s in sizes):
-                _fail(self, name, sizes, "expected a non-empty tuple of positive integers")
-        if self.activation not in ACTIVATIONS:
+            if not _positive_int_tuple(sizes):
+                _fail(self, name, sizes, "expected a non-empty tuple of positive integers, e.g. (256, 128)")
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             _fail(self, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
+
+    def _check_seed(self) -> None:
+        """The seed, and seed + epoch for a resumed run, must fit a 32-bit JAX PRNG seed."""
+        top = MAX_SEED - (self.num_epochs - 1)
+        check_scalar(self, "seed", 0, None, integer=True)
+        if self.seed > top:
+            _fail(
+                self,
+                "seed",
+                self.seed,
+                f"expected an integer in [0, {top}]: JAX PRNG seeds are 32-bit (larger ones wrap "
+                f"around silently) and a resumed run seeds with seed + epoch (up to {self.num_epochs - 1})",
+            )
 
     @property
     def env_steps_per_training_step(self) -> int:
@@ -124,6 +145,15 @@ class PPOConfig:
 
 
 ACTIVATIONS = ("swish", "relu", "tanh", "elu")
+
+
+def _positive_int_tuple(sizes: object) -> bool:
+    """Whether ``sizes`` is a non-empty tuple of positive ints (bools excluded)."""
+    return (
+        isinstance(sizes, tuple)
+        and len(sizes) > 0
+        and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes)
+    )
 
 
 def _divisors(n: int) -> list[int]:

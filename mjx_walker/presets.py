@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 from typing import Any
 
 from mjx_walker.configs import (
@@ -132,16 +133,38 @@ def get_preset(robot: str, name: str) -> tuple[EnvConfig, PPOConfig]:
     return env, ppo
 
 
-def _parse_value(text: str, current: Any) -> Any:
-    """Parse an override value as a Python literal (bare words stay strings); lists -> tuples."""
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+
+
+def parse_bool(text: str, where: str) -> bool:
+    """``text`` as a bool: true/false, 1/0 or yes/no in any case; ConfigError naming ``where`` else."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    allowed = ", ".join(f"{t}/{f}" for t, f in zip(_TRUE, _FALSE, strict=True))
+    raise ConfigError(f"{where} = {text!r} is invalid: expected a boolean: {allowed} (any case)")
+
+
+def _parse_value(text: str, current: Any, where: str = "value") -> Any:
+    """Parse an override value like the field's current value (bools strictly); lists -> tuples.
+
+    Anything else is read as a Python literal; bare words stay strings (the config then checks them).
+    """
+    if isinstance(current, bool):
+        return parse_bool(text, where)
     try:
         value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         value = text
+    if isinstance(current, str) and not isinstance(value, str):
+        value = text  # a name: "True" or "{}" stays the text the user typed
     if isinstance(value, list):
         value = tuple(value)
     if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        value = float(value) if abs(value) < 2**1023 else math.copysign(math.inf, value)
     return value
 
 
@@ -162,7 +185,7 @@ def apply_overrides(env_cfg: EnvConfig, ppo_cfg: PPOConfig, overrides: list[str]
             raise ConfigError(
                 f"override {item!r}: {type(target).__name__} has no field {name!r}; fields are {sorted(fields)}"
             )
-        value = _parse_value(text.strip(), getattr(target, name))
+        value = _parse_value(text.strip(), getattr(target, name), f"{type(target).__name__}.{name}")
         if section == "ppo":
             ppo_changes[name] = value
         else:

@@ -8,31 +8,46 @@ import sys
 
 from mjx_walker.cli import ArgumentParser, user_error
 from mjx_walker.onnx_meta import PolicyFileError
+from mjx_walker.policy_spec import SpecError
 from mjx_walker.runner.inference import PolicyMismatchError
+from mjx_walker.runner.loop import BackendMismatchError
+from mjx_walker.runner.safety import SafetyError
 from mjx_walker.runner.session import BACKENDS, run_policy
 
 
 def parse_command(text: str) -> tuple[float, float, float]:
     """'vx,vy,yaw' -> (vx m/s, vy m/s, yaw rad/s)."""
-    parts = [float(v) for v in text.split(",")]
+    try:
+        parts = [float(v) for v in text.split(",")]
+    except ValueError:
+        parts = []
     if len(parts) != 3:
         raise argparse.ArgumentTypeError(f"--command needs three comma-separated numbers, got {text!r}")
     return parts[0], parts[1], parts[2]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: run, then print the outcome and timing stats as JSON."""
+    """CLI entry point: run, then print the outcome and timing stats as JSON.
+
+    Bad arguments or files: one line on stderr, exit 2. Ctrl-C: the loop damps, one line, exit 130.
+    """
     parser = ArgumentParser(prog="python -m mjx_walker.run", description=__doc__)
     parser.add_argument("policy", help="exported policy.onnx")
     parser.add_argument("--backend", default="mujoco", choices=BACKENDS)
     parser.add_argument("--command", type=parse_command, default=(0.0, 0.0, 0.0), help="vx,vy,yaw")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds (start-up ramp included)")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds (start-up ramp included; inf: until Ctrl-C)"
+    )
     parser.add_argument("--realtime", action="store_true", help="run at the control period on the wall clock")
+    parser.add_argument("--spec", default=None, metavar="TOML", help="policy spec of a policy trained elsewhere")
     args = parser.parse_args(argv)
     try:
-        result = run_policy(args.policy, args.backend, args.command, args.duration, args.realtime)
-    except (PolicyFileError, PolicyMismatchError) as err:
+        result = run_policy(args.policy, args.backend, args.command, args.duration, args.realtime, spec=args.spec)
+    except (PolicyFileError, PolicyMismatchError, SpecError, BackendMismatchError, SafetyError) as err:
         return user_error(parser.prog, err)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; the motors were left damped", file=sys.stderr)
+        return 130
     print(json.dumps(result.stats.summary(), indent=2))
     return 0
 

@@ -1,11 +1,14 @@
-"""A run directory: ``config.json`` (resolved configs, versions, device) and ``metrics.jsonl``."""
+"""A run directory: ``config.json`` (resolved configs, versions, device), ``metrics.jsonl``, its lock."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.metadata
 import json
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,16 @@ METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "learning_curves.png"
 CHECKPOINTS = "checkpoints"
 POLICY = "policy"
+LOCK_FILE = ".train.lock"  # flock held by the training process that owns the run directory
+
+
+class RunDirError(RuntimeError):
+    """A run directory cannot be used as asked (damaged, or in use by another process)."""
+
+
+class RunDirLocked(RunDirError):
+    """Another live process holds the run directory's lock."""
+
 
 _PACKAGES = (
     "mjx_walker",
@@ -79,11 +92,21 @@ def write_config(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
-    """Read ``config.json`` of a run (FileNotFoundError naming the path if missing)."""
+    """Read ``config.json`` of a run (FileNotFoundError if missing, RunDirError if unreadable)."""
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"cannot resume: no {CONFIG_FILE} in {run_dir}")
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text(errors="replace"))
+    except (ValueError, RecursionError) as err:
+        raise RunDirError(f"cannot resume: {path} is not valid JSON ({err})") from None
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("env"), dict)
+        or not isinstance(record.get("ppo"), dict)
+    ):
+        raise RunDirError(f"cannot resume: {path} has no 'env' and 'ppo' config sections")
+    return record
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -124,24 +147,120 @@ def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All complete rows of ``metrics.jsonl`` (a torn last line is dropped)."""
+def _metrics_row(line: str) -> dict[str, Any] | None:
+    """One metrics.jsonl line as a row, or None if it is not a JSON object with an int ``env_steps``."""
+    try:
+        row = json.loads(line)
+    except (ValueError, RecursionError):  # torn or corrupt JSON
+        return None
+    if not isinstance(row, dict):
+        return None
+    step = row.get("env_steps")
+    return row if isinstance(step, int) and not isinstance(step, bool) else None
+
+
+def parse_metrics(text: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The valid rows of metrics.jsonl text, and the 1-based numbers of the unreadable lines.
+
+    A torn last line (a kill mid-write) and any corrupt line elsewhere are skipped; the valid rows
+    after a corrupt line are kept. Blank lines are ignored.
+    """
+    rows: list[dict[str, Any]] = []
+    bad: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = _metrics_row(line)
+        if row is None:
+            bad.append(number)
+        else:
+            rows.append(row)
+    return rows, bad
+
+
+def _metrics_text(run_dir: Path) -> str:
+    """The text of ``metrics.jsonl`` ('' if absent); undecodable bytes become U+FFFD."""
     path = run_dir / METRICS_FILE
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return rows
+    return path.read_text(errors="replace") if path.is_file() else ""
 
 
-def truncate_metrics(run_dir: Path, last_step: int) -> list[dict[str, Any]]:
-    """Keep only rows with ``env_steps <= last_step`` (atomically rewritten); return them."""
-    rows = [r for r in read_metrics(run_dir) if r["env_steps"] <= last_step]
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """All complete rows of ``metrics.jsonl`` (torn or corrupt lines are skipped)."""
+    return parse_metrics(_metrics_text(run_dir))[0]
+
+
+def truncate_metrics(run_dir: Path, last_step: int) -> tuple[list[dict[str, Any]], list[int]]:
+    """Keep the valid rows with ``env_steps <= last_step`` (atomically rewritten).
+
+    Returns those rows and the line numbers of the unreadable lines that were dropped.
+    """
+    rows, bad = parse_metrics(_metrics_text(run_dir))
+    rows = [r for r in rows if r["env_steps"] <= last_step]
     tmp = run_dir / f".{METRICS_FILE}.tmp"
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     os.replace(tmp, run_dir / METRICS_FILE)
-    return rows
+    return rows, bad
+
+
+def check_resumable(
+    run_dir: Path, rows: list[dict[str, Any]], last_checkpoint: int | None, epoch_steps: int, ckpt_dir_exists: bool
+) -> None:
+    """Refuse (RunDirError) to resume a run whose metrics go past what its checkpoints can restore.
+
+    Rows up to the latest complete checkpoint plus one epoch are normal (a kill while that epoch's
+    checkpoint was being written); rows beyond mean checkpoints were lost, and resuming would
+    delete those rows and train over the old policy from an earlier step (or from scratch).
+    A run without a ``checkpoints/`` directory may only hold the step-0 eval.
+    """
+    last_row = max((r["env_steps"] for r in rows), default=0)
+    restorable = last_checkpoint or 0
+    limit = restorable + epoch_steps if ckpt_dir_exists else 0
+    if last_row <= limit:
+        return
+    where = (
+        f"the latest complete checkpoint is at env step {restorable}"
+        if last_checkpoint is not None
+        else f"there is no complete checkpoint in {run_dir / CHECKPOINTS}"
+        if ckpt_dir_exists
+        else f"{run_dir / CHECKPOINTS} is missing"
+    )
+    raise RunDirError(
+        f"cannot resume {run_dir}: {METRICS_FILE} has evals up to env step {last_row} but {where}; "
+        f"resuming would delete those rows and retrain over the old policy. Restore the checkpoints, "
+        f"or train a new run in another directory"
+    )
+
+
+def _lock_holder(fd: int) -> str:
+    """The pid written in a lock file, or 'unknown' if none was written yet."""
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return text if text.isdigit() else "unknown"
+
+
+@contextlib.contextmanager
+def lock_run_dir(run_dir: Path) -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``run_dir/.train.lock`` for the body; yield the lock path.
+
+    A second process (or a second open in this one) gets RunDirLocked naming the run directory and
+    the holder's pid. The kernel drops the lock when the holder exits in any way, SIGKILL included,
+    so a leftover lock file is never stale. The run directory is created if needed.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirLocked(
+                f"{run_dir} is in use by another training process (pid {_lock_holder(fd)}); "
+                "wait for it to finish or stop it, then resume"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the flock

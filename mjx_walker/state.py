@@ -70,3 +70,4 @@ class StepOutput:
     reward_terms: dict[str, jax.Array]  # name -> () weighted contribution to the reward
     applied_targets: jax.Array  # (n_substeps, nu) rad, PD targets applied at each substep
     torques: jax.Array  # (nu,) N·m, torque of the last substep
+    nonfinite: jax.Array  # () float32, 1.0 when the physics went non-finite (obs, reward zeroed; done)

@@ -27,12 +27,21 @@ from typing import Any
 
 from mjx_walker import run_dir as rd
 from mjx_walker.configs import ConfigError, EnvConfig, from_dict
-from mjx_walker.host_devices import check_host_devices, choose_host_devices
+from mjx_walker.host_devices import check_host_device_count, check_host_devices, choose_host_devices
 from mjx_walker.ppo_config import PPOConfig
 
 
 class TrainingDiverged(RuntimeError):
     """Losses, parameters or observation statistics became NaN/inf."""
+
+
+class PhysicsUnstable(TrainingDiverged):
+    """Most eval episodes ended in a non-finite physics state: the env config makes MJX blow up."""
+
+
+# Above this share of eval episodes ending in non-finite physics, training stops: the policy would
+# learn from zeroed observations and rewards. Any non-zero share below it is reported as a warning.
+MAX_NONFINITE_FRACTION = 0.5
 
 
 class _TimeBudgetReached(Exception):
@@ -91,14 +100,41 @@ def check_finite(step: int, params: Any, metrics: dict[str, Any]) -> None:
         raise TrainingDiverged(f"non-finite values at env step {step} in: {', '.join(bad)}")
 
 
+def nonfinite_fraction(metrics: dict[str, Any]) -> float:
+    """Share of eval episodes that ended in non-finite physics (NaN if the metric is absent)."""
+    from mjx_walker.brax_env import NONFINITE_METRIC
+
+    return float(metrics.get(f"eval/episode_{NONFINITE_METRIC}", float("nan")))
+
+
+def check_physics_health(
+    step: int, metrics: dict[str, Any], max_fraction: float = MAX_NONFINITE_FRACTION
+) -> str | None:
+    """Raise PhysicsUnstable above ``max_fraction`` non-finite eval episodes; a warning line if any; else None."""
+    fraction = nonfinite_fraction(metrics)
+    if not fraction > 0:  # 0, or NaN when not measured
+        return None
+    share = f"{fraction:.0%} of eval episodes at env step {step} ended in non-finite (NaN/inf) physics"
+    if fraction > max_fraction:
+        raise PhysicsUnstable(
+            f"{share} (limit {max_fraction:.0%}): the env config makes the simulation blow up (check "
+            "randomization ranges, sim.sim_dt, PD gains and pushes); their observations and rewards "
+            "are zeroed, so training on would learn nothing"
+        )
+    return f"warning: {share}; their observations and rewards are zeroed and the envs reset"
+
+
 def _metrics_row(step: int, wall: float, sps: float, metrics: dict[str, Any], terms: tuple[str, ...]) -> dict[str, Any]:
     """One metrics.jsonl row from Brax's eval metrics."""
+    from mjx_walker.brax_env import NONFINITE_METRIC
+
     row: dict[str, Any] = {
         "env_steps": step,
         "wall_time": round(wall, 3),
         "steps_per_s": round(sps, 1),
         "episode_reward": float(metrics["eval/episode_reward"]),
         "episode_length": float(metrics["eval/avg_episode_length"]),
+        NONFINITE_METRIC: nonfinite_fraction(metrics),
     }
     for name in terms:
         row[f"reward/{name}"] = float(metrics.get(f"eval/episode_reward/{name}", float("nan")))
@@ -136,17 +172,13 @@ def train(
     epoch (estimated from the last one) would end past that many seconds of this call; the result
     then has ``complete=False`` and ``train(..., resume=True)`` continues it. For jobs with a
     wall-clock limit (a 10-minute slot on a lent GPU, a cluster queue).
+
+    The run directory is locked (``flock``) while training: a second ``train`` of the same
+    directory raises :class:`~mjx_walker.run_dir.RunDirLocked` naming the holder's pid.
     """
     import jax
-    from brax.training.agents.ppo import train as ppo
 
-    from mjx_walker import checkpointing as ck
     from mjx_walker.brax_compat import patch_jax_for_brax
-    from mjx_walker.brax_env import BraxWalkEnv, wrap_for_training
-    from mjx_walker.env import WalkEnv
-    from mjx_walker.plotting import plot_learning_curves
-    from mjx_walker.policy import save_policy
-    from mjx_walker.progress import TrainingProgress
 
     patch_jax_for_brax()
     t_start = time.monotonic()
@@ -167,25 +199,66 @@ def train(
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{env_cfg.robot.name}-{stamp}"
     run = Path(run_dir).resolve()
+    with rd.lock_run_dir(run):
+        return _train_locked(run, env_cfg, ppo_cfg, devices, resume, show_progress, time_limit_s, t_start)
+
+
+def _resume_point(run: Path, epoch_steps: int) -> tuple[int, Any, list[dict[str, Any]]]:
+    """(completed epochs, params to restore or None, metrics rows kept) of a run being resumed.
+
+    Refuses (RunDirError) when the metrics reach past what the checkpoints can restore; drops the
+    rows after the latest checkpoint (they are trained again) and unreadable lines, saying so.
+    """
+    from mjx_walker import checkpointing as ck
+
+    ckpt_root = run / rd.CHECKPOINTS
+    steps = ck.complete_steps(ckpt_root)
+    rd.check_resumable(run, rd.read_metrics(run), steps[-1] if steps else None, epoch_steps, ckpt_root.is_dir())
+    done_epochs, restore = 0, None
+    if steps:
+        meta, restore, _ = ck.load_checkpoint(ck.step_dir(ckpt_root, steps[-1]))
+        done_epochs = int(meta["epoch"])
+    rows, bad = rd.truncate_metrics(run, done_epochs * epoch_steps if steps else -1)
+    if bad:
+        print(f"note: {run / rd.METRICS_FILE}: dropped unreadable line(s) {bad}", file=sys.stderr)
+    return done_epochs, restore, rows
+
+
+def _train_locked(
+    run: Path,
+    env_cfg: EnvConfig,
+    ppo_cfg: PPOConfig,
+    devices: int,
+    resume: bool,
+    show_progress: bool,
+    time_limit_s: float | None,
+    t_start: float,
+) -> TrainResult:
+    """The body of :func:`train`, run while holding the run directory's lock."""
+    from brax.training.agents.ppo import train as ppo
+
+    from mjx_walker import checkpointing as ck
+    from mjx_walker.brax_env import BraxWalkEnv, wrap_for_training
+    from mjx_walker.env import WalkEnv
+    from mjx_walker.plotting import plot_learning_curves
+    from mjx_walker.policy import save_policy
+    from mjx_walker.progress import TrainingProgress
+
     ckpt_root = run / rd.CHECKPOINTS
     record = rd.resolved_config(env_cfg, ppo_cfg, devices)
     epoch_steps, num_epochs = ppo_cfg.env_steps_per_epoch, ppo_cfg.num_epochs
     done_epochs, restore, rows = 0, None, []
     if resume:
         rd.check_same_config(run, record)
-        steps = ck.complete_steps(ckpt_root)
-        if steps:
-            meta, restore, _ = ck.load_checkpoint(ck.step_dir(ckpt_root, steps[-1]))
-            done_epochs = int(meta["epoch"])
-        rows = rd.truncate_metrics(run, done_epochs * epoch_steps if steps else -1)
+        done_epochs, restore, rows = _resume_point(run, epoch_steps)
     elif (run / rd.CONFIG_FILE).exists():
         raise FileExistsError(f"{run} already holds a run; resume it (--resume {run}) or pick another --out")
-    run.mkdir(parents=True, exist_ok=True)
     rd.write_config(run, record)
+    ckpt_root.mkdir(exist_ok=True)  # before any metrics row: a run with rows but no checkpoints/ lost them
 
     terms = env_cfg.reward.term_names
     offset = done_epochs * epoch_steps
-    wall_offset = rows[-1]["wall_time"] if rows else 0.0
+    wall_offset = float(rows[-1].get("wall_time", 0.0)) if rows else 0.0
     bar = TrainingProgress(ppo_cfg.total_env_steps, offset, enabled=show_progress)
     latest: dict[str, Any] = {"params": restore, "step": offset, "time": time.monotonic()}
     if rows:
@@ -198,7 +271,7 @@ def train(
             latest["pending"] = (offset + step, params)
 
     def progress_fn(step: int, metrics: dict[str, Any]) -> None:
-        """At every eval: NaN check, metrics row, checkpoint, plot, progress bar."""
+        """At every eval: NaN check, metrics row, physics health, checkpoint, plot, progress bar."""
         global_step = offset + step
         if step == 0 and done_epochs > 0:
             return  # the resumed run's initial eval repeats the checkpoint's row
@@ -212,6 +285,9 @@ def train(
         row = _metrics_row(global_step, wall_offset + now - t_start, sps, metrics, terms)
         rd.append_metrics(run, row)
         rows.append(row)
+        warning = check_physics_health(global_step, metrics)  # after the row: it shows the share
+        if warning:
+            bar.write(warning)
         if params is not None:
             ck.save_checkpoint(ckpt_root, global_step, global_step // epoch_steps, params, env_cfg, ppo_cfg)
             latest["params"] = params
@@ -257,7 +333,7 @@ def train(
         bar.close()
         last = ck.complete_steps(ckpt_root)
         kept = f"last good checkpoint: {ck.step_dir(ckpt_root, last[-1])}" if last else "no checkpoint yet"
-        raise TrainingDiverged(f"{err}; training stopped, {kept}") from err
+        raise type(err)(f"{err}; training stopped, {kept}") from err
     except _TimeBudgetReached as stop:
         bar.close()
         step = int(stop.args[0])
@@ -371,10 +447,11 @@ def main(argv: list[str] | None = None) -> TrainResult:
     """CLI: ``python -m mjx_walker.train [--robot] [--preset] [--out] [--resume] [--set ...]``."""
     args = _parser().parse_args(argv)
     try:
+        check_host_device_count(args.host_devices)
         # Resolved before JAX starts, to size the CPU devices; without --preset that is the cpu
         # preset's batch (on a GPU the host device count does not matter).
         _, ppo_guess = _cli_configs(args, args.preset or "cpu")
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, rd.RunDirError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err
     _setup_jax(args.host_devices, ppo_guess)
@@ -405,6 +482,9 @@ def main(argv: list[str] | None = None) -> TrainResult:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = args.out or f"runs/{args.robot}-{preset}-{stamp}"
         return train(env_cfg, ppo_cfg, out, show_progress=not args.no_progress, time_limit_s=args.time_limit)
-    except (ConfigError, FileExistsError, FileNotFoundError) as err:
+    except (ConfigError, FileExistsError, FileNotFoundError, rd.RunDirError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(1) from err

@@ -109,3 +109,71 @@ def scripted_backend_class() -> type:
             self.kicks.append((self.clock.now(), tuple(float(v) for v in velocity_xy)))
 
     return ScriptedBackend
+
+
+_META: dict[str, object] = {}
+
+
+def small_meta() -> object:
+    """PolicyMeta of the default EnvConfig's robot (built from MuJoCo C only: no JAX compile, no export)."""
+    if "meta" not in _META:
+        from mjx_walker.model import build_robot_model
+        from mjx_walker.onnx_meta import build_meta
+
+        _META["meta"] = build_meta(EnvConfig(), SMALL_PPO, build_robot_model(EnvConfig().robot.name))
+    return _META["meta"]
+
+
+def faulty_backend_class() -> type:
+    """A RobotBackend that fails on demand and logs every call (imported lazily: no MuJoCo)."""
+    import numpy as np
+
+    from mjx_walker.runner.backend import RobotBackend, RobotState, SimClock
+
+    class FaultyBackend(RobotBackend):
+        """A robot standing in its default pose on a SimClock; ``calls`` logs read/write/damp in order.
+
+        ``read_fails_at`` / ``write_fails_at``: the index (0 = first call) of the read or write that
+        raises ``error``; ``damp_fails``: every damp raises OSError; ``read_cost_s``: each read takes
+        this long on the clock (deadline misses).
+        """
+
+        def __init__(
+            self,
+            meta: object,
+            read_fails_at: int | None = None,
+            write_fails_at: int | None = None,
+            error: BaseException | None = None,
+            damp_fails: bool = False,
+            read_cost_s: float = 0.0,
+        ) -> None:
+            self.meta = meta
+            self.clock = SimClock()
+            self.read_fails_at, self.write_fails_at = read_fails_at, write_fails_at
+            self.error = error if error is not None else OSError("CAN bus: no reply from joint 3")
+            self.damp_fails, self.read_cost_s = damp_fails, read_cost_s
+            self.calls: list[str] = []
+            self.reads = self.writes = 0
+
+        def read_state(self) -> RobotState:
+            self.calls.append("read")
+            self.reads += 1
+            if self.reads - 1 == self.read_fails_at:
+                raise self.error
+            self.clock.sleep_until(self.clock.now() + self.read_cost_s)
+            pos = np.asarray(self.meta.default_joint_pos, float)  # type: ignore[attr-defined]
+            z = np.zeros(3)
+            return RobotState(self.clock.now(), pos, np.zeros_like(pos), z, np.array([0.0, 0.0, -1.0]))
+
+        def write_targets(self, targets: np.ndarray, kp: np.ndarray, kd: np.ndarray) -> None:
+            self.calls.append("write")
+            self.writes += 1
+            if self.writes - 1 == self.write_fails_at:
+                raise self.error
+
+        def damp(self, kd: np.ndarray) -> None:
+            self.calls.append("damp")
+            if self.damp_fails:
+                raise OSError("damp: driver offline")
+
+    return FaultyBackend

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from mjx_walker.configs import (
     CommandConfig,
     ConfigError,
     EnvConfig,
+    PushConfig,
     RandomizationConfig,
     RewardConfig,
     RobotConfig,
@@ -83,3 +85,53 @@ def test_nominal_randomization_has_zero_width_ranges():
         value = getattr(nominal, f.name)
         if isinstance(value, tuple):
             assert value[0] == value[1], f.name
+
+
+# ------------------------------------------------------------------ issue 17: validator gaps
+@pytest.mark.parametrize(
+    ("cls", "name"),
+    [
+        (PushConfig, "enabled"),
+        (RewardConfig, "step_in_place"),
+        (RewardConfig, "clip_total_at_zero"),
+    ],
+)
+@pytest.mark.parametrize("value", ["false", "True", 0, 1, None])
+def test_bool_fields_refuse_non_bools(cls, name, value):
+    """A string such as "false" is truthy: storing it would silently leave the feature on."""
+    with pytest.raises(ConfigError, match=rf"{cls.__name__}\.{name} = {value!r} is invalid: expected a boolean"):
+        cls(**{name: value})
+
+
+@pytest.mark.parametrize("value", [(4, 0), (-1, 2), (1, 2, 3), (1.0, 2.0), (0.5, 2), (True, 2), 5, "0,2", ()])
+def test_malformed_lag_substeps_are_refused_naming_field_value_and_rule(value):
+    with pytest.raises(ConfigError) as err:
+        RandomizationConfig(lag_substeps=value)
+    msg = str(err.value)
+    assert msg.startswith(f"RandomizationConfig.lag_substeps = {tuple(value) if isinstance(value, tuple) else value!r}")
+    assert "expected a pair of integers (low, high) with 0 <= low <= high" in msg
+
+
+@pytest.mark.parametrize("name", [{}, [], 3, None, ("t1",)])
+def test_robot_name_must_be_a_known_string(name):
+    with pytest.raises(ConfigError, match=r"RobotConfig\.name = .* is invalid: known robots are \["):
+        RobotConfig(name=name)
+
+
+def test_numpy_scalars_are_accepted_and_stored_as_python_ones():
+    rand = RandomizationConfig(
+        friction=(np.float32(0.5), np.float64(0.9)),
+        lag_substeps=(np.int64(1), np.int32(3)),
+        max_lag_substeps=np.int16(8),
+    )
+    assert rand.lag_substeps == (1, 3) and type(rand.lag_substeps[0]) is int and type(rand.max_lag_substeps) is int
+    assert type(rand.friction[0]) is float
+    sim = SimConfig(iterations=np.int64(4), ctrl_dt=np.float32(0.02), sim_dt=np.float64(0.004))
+    assert sim.iterations == 4 and type(sim.iterations) is int and sim.n_substeps == 5
+    push = PushConfig(enabled=np.bool_(False))
+    assert push.enabled is False
+    cmd = CommandConfig(episode_length=np.int64(50), lin_vel_x=np.array([-0.5, 0.5]).tolist())
+    assert cmd.episode_length == 50 and cmd.lin_vel_x == (-0.5, 0.5)
+    assert from_dict(EnvConfig, to_dict(EnvConfig(randomization=rand, sim=sim))).randomization == rand
+    with pytest.raises(ConfigError, match=r"SimConfig\.iterations = 2\.5 is invalid: expected an integer"):
+        SimConfig(iterations=np.float64(2.5))

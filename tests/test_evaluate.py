@@ -20,9 +20,10 @@ from runner_helpers import ZeroPolicy, scripted_backend_class
 from mjx_walker import evaluate as evaluate_module
 from mjx_walker.evaluate import evaluate_policy, main, run_episode, scaled_envelope, summarize
 from mjx_walker.evaluation import episode as episode_module
-from mjx_walker.evaluation.conditions import EvaluationError, centre_values, parse_sweep
+from mjx_walker.evaluation.conditions import Condition, EvaluationError, centre_values, parse_sweep
 from mjx_walker.evaluation.draws import draw_episode
 from mjx_walker.evaluation.metrics import tracking_errors, wilson95
+from mjx_walker.evaluation.report import lag_notes, lag_substeps
 from mjx_walker.model import build_robot_model
 from mjx_walker.onnx_meta import read_meta
 from mjx_walker.runner.inference import OnnxPolicy
@@ -50,13 +51,19 @@ def meta():
     return read_meta(SHIPPED)
 
 
-def test_report_consistent_with_episodes(tmp_path, policy):
-    report = evaluate_policy(policy, tmp_path, episodes=2, shift=1.5, lag_ms=[0, 10], duration=0.6, seed=3)
+def substep_ms(meta) -> float:
+    """The shipped policy's physics substep in ms: lags are whole substeps of it."""
+    return meta.sim_dt * 1000.0
+
+
+def test_report_consistent_with_episodes(tmp_path, policy, meta):
+    lag = 3 * substep_ms(meta)
+    report = evaluate_policy(policy, tmp_path, episodes=2, shift=1.5, lag_ms=[0, lag], duration=0.6, seed=3)
     on_disk = json.loads((tmp_path / "report.json").read_text())
     assert on_disk["overall"] == report["overall"]
     assert (tmp_path / "report.png").stat().st_size > 1000
     eps = on_disk["episodes"]
-    assert len(eps) == 4 and [e["lag_substeps"] for e in eps] == [0, 0, 5, 5]
+    assert len(eps) == 4 and [e["lag_substeps"] for e in eps] == [0, 0, 3, 3]
     falls = sum(e["fell"] for e in eps)
     assert on_disk["overall"]["falls"] == falls
     assert on_disk["overall"]["no_fall_rate"] == pytest.approx(1 - falls / 4)
@@ -144,7 +151,8 @@ def test_pinned_physics_reach_the_mujoco_model(tmp_path, monkeypatch, meta):
     monkeypatch.setattr(episode_module, "MuJoCoBackend", RecordingBackend)
     RecordingBackend.built = []
     args = [str(SHIPPED), "--friction", "0.3", "--mass-scale", "1.3", "--payload-kg", "3", "--kp-scale", "1.1"]
-    args += ["--kd-scale", "0.9", "--episodes", "2", "--duration", "0.1", "--lag-ms", "4", "--out", str(tmp_path)]
+    lag = f"{2 * substep_ms(meta):g}"
+    args += ["--kd-scale", "0.9", "--episodes", "2", "--duration", "0.1", "--lag-ms", lag, "--out", str(tmp_path)]
     assert main(args) == 0
     robot = build_robot_model(meta.robot, sim_config(meta))
     mass = robot.mj_model.body_mass.copy()
@@ -233,6 +241,12 @@ def test_tracking_window_edges():
     assert tracking_errors(t, v, [0] * 4, [1.0, 0.0, 0.0], settle_s=5.0)["lin_vel_rms"] is None
 
 
+def test_lags_are_whole_substeps_and_a_rounded_one_is_noted():
+    assert [lag_substeps(ms, 0.004) for ms in (0, 4, 10, 14, 16)] == [0, 1, 2, 4, 4]  # 2.5 rounds to even
+    notes = lag_notes([Condition(0.0), Condition(10.0), Condition(10.0, push_mps=0.5), Condition(16.0)], 0.004)
+    assert notes == ["lag 10 ms runs as 8 ms: lags are whole physics substeps of 4 ms"]
+
+
 def test_sweep_grammar():
     assert parse_sweep("lag_ms=0:100:20").values == (0, 20, 40, 60, 80, 100)
     assert parse_sweep("friction=0.2:0.4:0.1").values == pytest.approx((0.2, 0.3, 0.4))
@@ -253,20 +267,22 @@ def test_push_is_applied_once_at_its_time(tmp_path, policy):
     assert first != second  # the direction is drawn per episode
 
 
-def test_cli_sweep_several_policies(tmp_path, capsys):
+def test_cli_sweep_several_policies(tmp_path, capsys, meta):
+    step = 2 * substep_ms(meta)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "policy.onnx").write_bytes(SHIPPED.read_bytes())
     paths = [str(tmp_path / n / "policy.onnx") for n in ("a", "b")]
     out = tmp_path / "eval"
-    assert main([*paths, "--sweep", "lag_ms=0:20:10", "--episodes", "1", "--duration", "0.3", "--out", str(out)]) == 0
+    sweep = f"lag_ms=0:{2 * step:g}:{step:g}"
+    assert main([*paths, "--sweep", sweep, "--episodes", "1", "--duration", "0.3", "--out", str(out)]) == 0
     assert (out / "comparison.png").stat().st_size > 1000
     comparison = json.loads((out / "comparison.json").read_text())
     assert sorted(comparison) == ["a_policy", "b_policy"]
     for label in comparison:
         report = json.loads((out / label / "report.json").read_text())
-        assert report["sweep"] == {"name": "lag_ms", "values": [0.0, 10.0, 20.0]}
-        assert [c["lag_ms"] for c in report["conditions"]] == pytest.approx([0.0, 10.0, 20.0])
+        assert report["sweep"] == {"name": "lag_ms", "values": pytest.approx([0.0, step, 2 * step])}
+        assert [c["lag_ms"] for c in report["conditions"]] == pytest.approx([0.0, step, 2 * step])
     # same draws for both policies (the same file twice): identical outcomes
     assert comparison["a_policy"]["conditions"] == comparison["b_policy"]["conditions"]
     assert "no-fall" in capsys.readouterr().out

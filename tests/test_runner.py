@@ -41,7 +41,7 @@ def test_wrong_observation_size_rejected(tmp_path, export):
     write_meta(model, meta)
     path = tmp_path / "wrong.onnx"
     onnx.save(model, str(path))
-    with pytest.raises(PolicyMismatchError, match=f"observation size is {wrong} but this runner builds {meta.obs_dim}"):
+    with pytest.raises(PolicyMismatchError, match=f"observation size is {wrong} but its layout builds {meta.obs_dim}"):
         OnnxPolicy(path, verbose=False)
 
 
@@ -93,7 +93,8 @@ def test_run_policy_in_mujoco(export):
     # the sim starts in the default pose, so the configured ramp is skipped and the policy runs every tick
     assert s.ticks == 25 and s.policy_ticks == 25 and len(s.inference_s) == s.policy_ticks
     assert s.provider == "CPUExecutionProvider" and s.final_mode in ("policy", "stopped")
-    assert result.backend.substeps == 10 * (s.ticks - 1)  # physics caught up to the last tick
+    # physics caught up to the end of the run, where the loop's final damp command synced it
+    assert result.backend.substeps == 10 * s.ticks
 
 
 def test_backend_lag_delays_targets(export):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import signal
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from runner_helpers import SMALL_PPO
+from runner_helpers import SMALL_PPO, faulty_backend_class
 
 from mjx_walker.configs import EnvConfig
 from mjx_walker.model import build_robot_model
 from mjx_walker.onnx_meta import PolicyMeta, build_meta
 from mjx_walker.runner.backend import RobotBackend, RobotState, SimClock
 from mjx_walker.runner.loop import run_loop
-from mjx_walker.runner.safety import Mode, SafetyConfig, SafetyLayer, tilt_from_gravity
+from mjx_walker.runner.safety import Mode, SafetyConfig, SafetyError, SafetyLayer, tilt_from_gravity
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +77,22 @@ def test_nan_action_goes_to_damping(meta):
     assert stats.final_mode == "damping" and stats.trip_reason == "non-finite action"
 
 
-def test_nan_observation_goes_to_damping(meta):
-    stats = run_loop(FakeBackend(meta), zero_policy(), meta, np.array([np.inf, 0, 0]), 0.1, NO_RAMP)
+def test_nan_observation_goes_to_damping(meta, monkeypatch):
+    # every input of the observation is checked before it is built (readings, command, metadata),
+    # so a non-finite one needs a broken builder
+    from mjx_walker.runner import loop
+
+    monkeypatch.setattr(loop, "build_obs", lambda layout, readings: np.full(3, np.inf, np.float32))
+    stats = run_loop(FakeBackend(meta), zero_policy(), meta, np.zeros(3), 0.1, NO_RAMP)
     assert stats.final_mode == "damping" and stats.trip_reason == "non-finite observation"
     assert stats.policy_ticks == 0
+
+
+def test_nan_command_refused_before_anything_is_commanded(meta):
+    be = FakeBackend(meta)
+    with pytest.raises(SafetyError, match="command lin_vel_x = inf m/s is invalid"):
+        run_loop(be, zero_policy(), meta, np.array([np.inf, 0, 0]), 0.1, NO_RAMP)
+    assert be.writes == [] and be.damps == 0
 
 
 def test_stale_state_goes_to_damping(meta):
@@ -159,3 +173,138 @@ def test_no_ramp_when_already_at_the_default_pose(meta):
     calls: list[int] = []
     stats = run_loop(be, zero_policy(calls), meta, np.zeros(3), 0.5, SafetyConfig(ramp_duration_s=1.0))
     assert stats.policy_ticks == stats.ticks > 0 and len(calls) == stats.ticks
+
+
+def test_future_timestamp_goes_to_damping(meta):
+    be = FakeBackend(meta, lambda t, b: {"timestamp": t + 0.2} if t >= 0.09 else {})
+    stats = run_loop(be, zero_policy(), meta, np.zeros(3), 0.3, NO_RAMP)
+    assert stats.final_mode == "damping" and stats.trip_reason.startswith("reading from the future")
+    assert len(be.writes) == 5
+
+
+def test_backwards_timestamp_goes_to_damping(meta):
+    be = FakeBackend(meta, lambda t, b: {"timestamp": t - 0.05} if t >= 0.09 else {})  # 50 ms back, not stale
+    stats = run_loop(be, zero_policy(), meta, np.zeros(3), 0.3, NO_RAMP)
+    assert stats.final_mode == "damping" and stats.trip_reason.startswith("timestamps went backwards")
+    assert len(be.writes) == 5
+
+
+@pytest.mark.parametrize(
+    ("reading", "reason"),
+    [
+        ({"joint_vel": np.full(12, 1e6)}, "implausible joint_vel"),
+        ({"joint_pos": np.r_[50.0, np.zeros(11)]}, "implausible joint_pos[0] = 50 rad"),
+        ({"gravity": np.array([0.0, 0.0, -9.81])}, "implausible gravity: norm 9.81"),
+        ({"gyro": np.array([0.0, 500.0, 0.0])}, "implausible gyro"),
+        ({"joint_pos": np.zeros(5)}, "reading joint_pos has shape (5,)"),
+    ],
+)
+def test_implausible_reading_goes_to_damping(meta, reading, reason):
+    be = FakeBackend(meta, lambda t, b: reading if t >= 0.09 else {})
+    stats = run_loop(be, zero_policy(), meta, np.zeros(3), 0.3, NO_RAMP)
+    assert stats.final_mode == "damping" and stats.trip_reason.startswith(reason), stats.trip_reason
+    assert len(be.writes) == 5
+
+
+def test_noisy_but_plausible_readings_pass(meta):
+    """Training-level sensor noise and a joint slightly past its limit do not trip anything."""
+    upper = np.asarray(meta.joint_upper)
+    rng = np.random.default_rng(0)
+
+    def noisy(t: float, b: FakeBackend) -> dict:
+        """Training's noise amplitudes x2 (gyro 0.2 rad/s, gravity 0.05, joint_vel 1.5 rad/s)."""
+        g = np.array([0.0, 0.0, -1.0]) + rng.uniform(-0.1, 0.1, 3)
+        pos = b.pose.copy()
+        pos[3] = upper[3] + 0.05
+        return {"gravity": g, "gyro": rng.uniform(-0.4, 0.4, 3), "joint_vel": rng.uniform(-3, 3, 12), "joint_pos": pos}
+
+    stats = run_loop(FakeBackend(meta, noisy), zero_policy(), meta, np.zeros(3), 1.0, NO_RAMP)
+    assert stats.final_mode == "policy" and stats.policy_ticks == stats.ticks == 50
+
+
+def test_consecutive_deadline_misses_go_to_damping(meta):
+    be = faulty_backend_class()(meta, read_cost_s=0.03)  # every tick overruns its 20 ms period
+    stats = run_loop(be, zero_policy(), meta, np.zeros(3), 1.0, SafetyConfig(ramp_duration_s=0.0))
+    assert stats.final_mode == "damping" and stats.trip_reason == "5 consecutive deadline misses (control period 20 ms)"
+    assert be.calls.count("write") == 5 and be.calls[-1] == "damp"
+
+
+def test_inference_stall_goes_to_damping(meta):
+    be = FakeBackend(meta)
+
+    def stalls(obs: np.ndarray) -> np.ndarray:
+        """A policy call that takes 300 ms of the robot's time from t = 0.1 s on."""
+        if be.clock.now() >= 0.09:
+            be.clock.sleep_until(be.clock.now() + 0.3)
+        return np.zeros(12, np.float32)
+
+    stats = run_loop(be, stalls, meta, np.zeros(3), 1.0, NO_RAMP)
+    assert stats.final_mode == "damping" and stats.trip_reason == "inference stall: 300 ms > 50 ms"
+    assert len(be.writes) == 5  # the stalled call's action is never sent
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(SafetyConfig)])
+def test_safety_config_refuses_nan(name):
+    with pytest.raises(SafetyError, match=rf"^SafetyConfig\.{name} = nan is invalid: expected "):
+        SafetyConfig(**{name: float("nan")})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("max_target_rate", -30.0, "rad/s > 0"),
+        ("stale_timeout_s", 0.0, "seconds > 0"),
+        ("max_tilt_rad", 4.0, "an angle in (0, pi] rad"),
+        ("damping_kd", -1.0, "N·m·s/rad >= 0"),
+        ("max_consecutive_misses", 0, "a whole number >= 1"),
+        ("gravity_norm_tol", 1.0, "a fraction in (0, 1)"),
+        ("ramp_duration_s", "1", "seconds >= 0 (0: no ramp)"),
+        ("max_joint_vel", float("inf"), "rad/s > 0"),
+    ],
+)
+def test_safety_config_names_field_value_and_rule(field, value, allowed):
+    with pytest.raises(SafetyError) as info:
+        SafetyConfig(**{field: value})
+    assert str(info.value) == f"SafetyConfig.{field} = {value!r} is invalid: expected {allowed}"
+
+
+def test_joint_limit_margin_wider_than_a_joint_is_refused(meta):
+    with pytest.raises(SafetyError, match="joint_limit_margin = 5.0 is invalid"):
+        SafetyLayer(
+            SafetyConfig(joint_limit_margin=5.0), meta.joint_lower, meta.joint_upper, meta.default_joint_pos, 0.02
+        )
+
+
+def _alarm(signum: int, frame: object) -> None:
+    """SIGALRM handler: a hung loop fails the test instead of hanging it."""
+    raise TimeoutError("the loop hung")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("ctrl_dt", -0.02, "ctrl_dt = -0.02 is invalid: expected a finite control period > 0 s"),
+        ("ctrl_dt", 0.0, "ctrl_dt = 0.0 is invalid"),
+        ("ctrl_dt", float("nan"), "ctrl_dt = nan is invalid"),
+        ("action_scale", float("nan"), "action_scale = nan is invalid"),
+        ("default_joint_pos", [float("nan")] * 12, "default_joint_pos = [nan"),
+        ("joint_upper", [float("inf")] * 12, "joint_upper = [inf"),
+        ("kp", [-1.0] * 12, "kp = [-1.0"),
+        ("kd", [0.5] * 11, "kd = [0.5"),
+        ("initial_gait_phase", [0.0, float("nan")], "initial_gait_phase = [0.0, nan]"),
+    ],
+)
+def test_bad_metadata_refused_before_anything_is_commanded(meta, field, value, words):
+    """Bad metadata would hang the loop (ctrl_dt <= 0) or send non-finite targets or gains."""
+    bad = dataclasses.replace(meta, **{field: value})
+    be = FakeBackend(meta)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(10)
+    try:
+        with pytest.raises(SafetyError, match="policy metadata") as info:
+            run_loop(be, zero_policy(), bad, np.zeros(3), 0.2, NO_RAMP)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert words in str(info.value)
+    assert be.writes == [] and be.damps == 0

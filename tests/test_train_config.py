@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
@@ -10,9 +12,9 @@ import pytest
 from mjx_walker import run_dir as rd
 from mjx_walker.configs import ConfigError, EnvConfig
 from mjx_walker.ppo_config import PPOConfig
-from mjx_walker.presets import PRESETS, apply_overrides, get_preset
+from mjx_walker.presets import PRESETS, SECTIONS, apply_overrides, get_preset
 from mjx_walker.robots import ROBOTS
-from mjx_walker.training import TrainingDiverged, check_configs, check_finite, train
+from mjx_walker.training import TrainingDiverged, _metrics_row, check_configs, check_finite, train
 
 
 def test_every_preset_of_every_robot_is_valid_on_1_and_2_devices():
@@ -108,7 +110,8 @@ def test_metrics_truncation_drops_later_rows_and_torn_lines(tmp_path):
         rd.append_metrics(tmp_path, {"env_steps": step})
     with open(tmp_path / rd.METRICS_FILE, "a") as f:
         f.write('{"env_steps": 4')  # torn write
-    assert [r["env_steps"] for r in rd.truncate_metrics(tmp_path, 20)] == [0, 10, 20]
+    rows, bad = rd.truncate_metrics(tmp_path, 20)
+    assert [r["env_steps"] for r in rows] == [0, 10, 20] and bad == [5]
     assert [r["env_steps"] for r in rd.read_metrics(tmp_path)] == [0, 10, 20]
 
 
@@ -134,3 +137,224 @@ def test_a_bad_time_limit_is_refused_before_anything_runs(tmp_path, limit):
     with pytest.raises(ConfigError, match=r"time_limit_s = .* expected seconds > 0"):
         train(env, ppo, tmp_path / "run", show_progress=False, time_limit_s=limit)
     assert not (tmp_path / "run").exists()  # refused before the run dir was made
+
+
+# ------------------------------------------------------------------ issue 17: --set bools
+def _bool_fields():
+    """(section, field) of every bool field a --set can reach."""
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    out = []
+    for section in SECTIONS:
+        target = ppo if section == "ppo" else getattr(env, section)
+        out += [(section, f.name) for f in dataclasses.fields(target) if isinstance(getattr(target, f.name), bool)]
+    return out
+
+
+def test_every_bool_field_is_reachable():
+    assert {("push", "enabled"), ("ppo", "normalize_observations"), ("reward", "clip_total_at_zero")} <= set(
+        _bool_fields()
+    )
+
+
+@pytest.mark.parametrize(("section", "name"), _bool_fields())
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("false", False), ("False", False), ("NO", False), ("0", False), ("true", True), ("Yes", True), ("1", True)],
+)
+def test_set_parses_bools_strictly(section, name, text, expected):
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    env, ppo = apply_overrides(env, ppo, [f"{section}.{name}={text}"])
+    value = getattr(ppo if section == "ppo" else getattr(env, section), name)
+    assert value is expected
+
+
+@pytest.mark.parametrize("text", ["maybe", "2", "off", "", "[]", "'false'"])
+def test_set_refuses_a_non_bool_naming_field_value_and_allowed(text):
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    with pytest.raises(
+        ConfigError, match=rf"PushConfig\.enabled = {re.escape(repr(text))} is invalid: expected a boolean: true/false"
+    ):
+        apply_overrides(env, ppo, [f"push.enabled={text}"])
+
+
+# ------------------------------------------------------------------ issue 17: validator gaps
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"policy_hidden_layer_sizes": 32}, r"policy_hidden_layer_sizes = 32 is invalid: expected a non-empty tuple"),
+        ({"value_hidden_layer_sizes": ()}, r"value_hidden_layer_sizes = \(\) is invalid"),
+        ({"value_hidden_layer_sizes": (32, True)}, r"value_hidden_layer_sizes = \(32, True\) is invalid"),
+        ({"discounting": 1.5}, r"discounting = 1\.5 is invalid: expected a number in \(0\.0, 1\.0\]"),
+        ({"discounting": 0.0}, r"discounting = 0\.0 is invalid"),
+        (
+            {"seed": 2**32},
+            r"seed = 4294967296 is invalid: expected an integer in \[0, \d+\]: JAX PRNG seeds are 32-bit",
+        ),
+        ({"seed": 2**63}, r"seed = 9223372036854775808 is invalid"),
+        ({"seed": -1}, r"seed = -1 is invalid"),
+        (
+            {"seed": 2**31 - 1, "num_evals": 5},
+            r"seed = 2147483647 is invalid: expected an integer in \[0, 2147483644\]",
+        ),
+        ({"normalize_observations": "false"}, r"normalize_observations = 'false' is invalid: expected a boolean"),
+        ({"activation": {}}, r"activation = \{\} is invalid"),
+        ({"learning_rate": 10**400}, r"learning_rate = 1000.* is invalid"),
+    ],
+)
+def test_ppo_validator_gaps(changes, message):
+    with pytest.raises(ConfigError, match=rf"PPOConfig\.{message}"):
+        PPOConfig(**changes)
+
+
+def test_ppo_accepts_numpy_scalars():
+    ppo = PPOConfig(
+        num_envs=np.int64(64), learning_rate=np.float32(1e-3), seed=np.uint32(7), deterministic_eval=np.bool_(True)
+    )
+    assert type(ppo.num_envs) is int and type(ppo.learning_rate) is float and ppo.seed == 7
+    assert ppo.deterministic_eval is True
+    assert PPOConfig(policy_hidden_layer_sizes=[np.int64(32), 16]).policy_hidden_layer_sizes == (32, 16)
+    assert PPOConfig(seed=2**31 - 19).seed == 2**31 - 19  # the largest seed the 20-eval default allows
+
+
+def test_host_device_count_check():
+    from mjx_walker.host_devices import check_host_device_count
+
+    check_host_device_count(None)
+    check_host_device_count(2)
+    for bad in (-3, 0, 10**6, True):
+        with pytest.raises(ConfigError, match=rf"--host-devices = {bad!r} is invalid: expected an integer in \[1, "):
+            check_host_device_count(bad)
+
+
+@pytest.fixture
+def cli_without_jax(monkeypatch):
+    """training.main, but reaching the JAX set-up or train() fails the test."""
+    from mjx_walker import training
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("bad CLI input reached JAX set-up or training")
+
+    monkeypatch.setattr(training, "_setup_jax", refuse)
+    monkeypatch.setattr(training, "train", refuse)
+    return training.main
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host-devices", "-3"], r"--host-devices = -3 is invalid"),
+        (["--host-devices", "0"], r"--host-devices = 0 is invalid"),
+        (["--set", "ppo.seed=1099511627776"], r"PPOConfig\.seed = 1099511627776 is invalid"),
+        (["--set", "ppo.discounting=1.5"], r"PPOConfig\.discounting = 1\.5 is invalid"),
+        (["--set", "randomization.lag_substeps=(4,0)"], r"RandomizationConfig\.lag_substeps = \(4, 0\) is invalid"),
+        (["--set", "ppo.policy_hidden_layer_sizes=32"], r"PPOConfig\.policy_hidden_layer_sizes = 32 is invalid"),
+        (["--set", "robot.name={}"], r"RobotConfig\.name = '\{\}' is invalid: known robots"),
+        (["--set", "push.enabled=nope"], r"PushConfig\.enabled = 'nope' is invalid: expected a boolean"),
+    ],
+)
+def test_bad_cli_input_fails_before_jax_and_before_config_json(tmp_path, capsys, cli_without_jax, args, message):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_:
+        cli_without_jax(["--preset", "test", "--out", str(out), "--no-progress", *args])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.match(rf"error: .*{message}", err[0]), err
+    assert not out.exists()  # no config.json, no run dir
+
+
+def test_training_diverged_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    from mjx_walker import training
+
+    def diverge(*args, **kwargs):
+        raise training.PhysicsUnstable("100% of eval episodes at env step 0 ended in non-finite physics")
+
+    monkeypatch.setattr(training, "_setup_jax", lambda *a, **k: 1)  # JAX is already up in this process
+    monkeypatch.setattr(training, "train", diverge)
+    with pytest.raises(SystemExit) as exit_:
+        training.main(["--preset", "test", "--out", str(tmp_path / "run"), "--no-progress"])
+    assert exit_.value.code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert errors == ["error: 100% of eval episodes at env step 0 ended in non-finite physics"]
+
+
+# -------------------------------------------------------------- issue 17: physics NaN health
+def _eval_metrics(fraction):
+    """Brax eval metrics with a share of non-finite episodes (None: metric absent)."""
+    metrics = {"eval/episode_reward": 1.0, "eval/avg_episode_length": 10.0}
+    if fraction is not None:
+        metrics["eval/episode_health/nonfinite_resets"] = np.float32(fraction)
+    return metrics
+
+
+def test_physics_health_stops_above_half_and_warns_below():
+    from mjx_walker.training import PhysicsUnstable, check_physics_health
+
+    assert check_physics_health(0, _eval_metrics(0.0)) is None
+    assert check_physics_health(0, _eval_metrics(None)) is None
+    warning = check_physics_health(2048, _eval_metrics(0.25))
+    assert warning.startswith("warning: 25% of eval episodes at env step 2048 ended in non-finite")
+    assert check_physics_health(0, _eval_metrics(0.5)) is not None  # at the limit: warn only
+    with pytest.raises(PhysicsUnstable, match=r"100% of eval episodes at env step 0 .*limit 50%.*blow up"):
+        check_physics_health(0, _eval_metrics(1.0))
+    assert issubclass(PhysicsUnstable, TrainingDiverged)  # train() adds the last good checkpoint
+
+
+def test_metrics_row_logs_the_nonfinite_share():
+    row = _metrics_row(100, 1.0, 10.0, _eval_metrics(0.75), ("alive",))
+    assert row["health/nonfinite_resets"] == 0.75
+    assert math.isnan(_metrics_row(100, 1.0, 10.0, _eval_metrics(None), ())["health/nonfinite_resets"])
+
+
+def test_physics_finite_flags_nan_and_inf():
+    import jax.numpy as jnp
+
+    from mjx_walker.env import physics_finite
+
+    ok = jnp.zeros(3)
+    assert bool(physics_finite(ok, ok))
+    assert not bool(physics_finite(ok.at[1].set(jnp.nan), ok))
+    assert not bool(physics_finite(ok, ok.at[0].set(jnp.inf)))
+
+
+class _FakeWalkEnv:
+    """What BraxWalkEnv needs of a WalkEnv, with a step whose physics went non-finite."""
+
+    cfg = EnvConfig()
+
+    def reset(self, rng):
+        import jax.numpy as jnp
+
+        from mjx_walker.state import Observation
+
+        return {"x": jnp.zeros(2)}, Observation(actor=jnp.zeros(2), critic=jnp.zeros(3))
+
+    def step(self, pipeline_state, action):
+        import jax.numpy as jnp
+
+        from mjx_walker.state import Observation, StepOutput
+
+        zero = jnp.float32(0.0)
+        out = StepOutput(
+            obs=Observation(actor=jnp.zeros(2), critic=jnp.zeros(3)),
+            reward=zero,
+            done=jnp.float32(1.0),
+            reward_terms={k: zero for k in self.cfg.reward.term_names},
+            applied_targets=jnp.zeros((1, 2)),
+            torques=jnp.zeros(2),
+            nonfinite=jnp.float32(1.0),
+        )
+        return pipeline_state, out
+
+
+def test_brax_env_reports_nonfinite_steps_as_a_metric():
+    import jax
+
+    from mjx_walker.brax_env import NONFINITE_METRIC, BraxWalkEnv
+
+    env = BraxWalkEnv(_FakeWalkEnv())
+    state = env.reset(jax.random.PRNGKey(0))
+    assert float(state.metrics[NONFINITE_METRIC]) == 0.0
+    stepped = env.step(state, jax.numpy.zeros(2))
+    assert float(stepped.metrics[NONFINITE_METRIC]) == 1.0
+    assert set(stepped.metrics) == set(state.metrics)  # same pytree in and out, as Brax's scan needs
+    assert f"eval/episode_{NONFINITE_METRIC}" == "eval/episode_health/nonfinite_resets"

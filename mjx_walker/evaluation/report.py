@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -27,9 +29,10 @@ from mjx_walker.evaluation.metrics import MEASURES, summarize
 from mjx_walker.evaluation.plots import plot_comparison, plot_report
 from mjx_walker.evaluation.video import render_video
 from mjx_walker.model import RobotModel, build_robot_model
-from mjx_walker.onnx_meta import PolicyMeta
+from mjx_walker.onnx_meta import PolicyFileError, PolicyMeta, read_meta
 from mjx_walker.runner.inference import OnnxPolicy
 from mjx_walker.runner.mujoco_backend import SimShift
+from mjx_walker.runner.safety import SafetyError, check_command
 from mjx_walker.runner.session import sim_config
 
 
@@ -40,14 +43,32 @@ def default_lags_ms(meta: PolicyMeta) -> list[float]:
     return [v * meta.sim_dt * 1e3 for v in values]
 
 
-def _check_request(episodes: int, duration: float, settle_s: float, init_noise: float, noise_level: float) -> None:
-    """EvaluationError unless the sizes and scales are usable."""
+def _check_request(
+    episodes: int,
+    duration: float,
+    settle_s: float,
+    init_noise: float,
+    noise_level: float,
+    *,
+    shift: float = 1.0,
+    push_mps: float = 0.0,
+    push_time_s: float = 0.0,
+    seed: int = 0,
+    lag_ms: list[float] | None = None,
+) -> None:
+    """EvaluationError naming the argument, its value and what is allowed unless every one is usable."""
+    finite = math.isfinite
     for name, value, ok, rule in (
         ("episodes", episodes, episodes >= 1, ">= 1"),
-        ("duration", duration, duration > 0, "> 0 s"),
-        ("settle_s", settle_s, settle_s >= 0, ">= 0 s"),
-        ("init_noise", init_noise, init_noise >= 0, ">= 0"),
-        ("noise_level", noise_level, noise_level >= 0, ">= 0"),
+        ("duration", duration, finite(duration) and duration > 0, "finite and > 0 s"),
+        ("settle_s", settle_s, finite(settle_s) and settle_s >= 0, "finite and >= 0 s"),
+        ("init_noise", init_noise, finite(init_noise) and init_noise >= 0, "finite and >= 0"),
+        ("noise_level", noise_level, finite(noise_level) and noise_level >= 0, "finite and >= 0"),
+        ("shift", shift, finite(shift) and shift >= 0, "finite and >= 0 (1 = the training envelope)"),
+        ("push_mps", push_mps, finite(push_mps) and push_mps >= 0, "finite and >= 0 m/s"),
+        ("push_time_s", push_time_s, finite(push_time_s) and push_time_s >= 0, "finite and >= 0 s"),
+        ("seed", seed, seed >= 0, ">= 0"),
+        *(("lag_ms", v, finite(v) and v >= 0, "finite and >= 0 ms") for v in lag_ms or []),
     ):
         if not ok:
             raise EvaluationError(f"{name} must be {rule}, got {value}")
@@ -91,6 +112,24 @@ class EpisodeSettings:
     push_time_s: float
     command: list[float] | None  # None: drawn per episode
     record_first: bool  # keep the first episode's qpos (for the video)
+    command_ranges: dict[str, list[float]] | None = None  # draw commands here (None: the policy's own)
+
+
+def lag_substeps(lag_ms: float, sim_dt: float) -> int:
+    """The whole number of physics substeps (of ``sim_dt`` s) nearest a lag of ``lag_ms`` ms."""
+    return int(round(lag_ms * 1e-3 / sim_dt))
+
+
+def lag_notes(conditions: list[Condition], sim_dt: float) -> list[str]:
+    """A note for each requested lag that runs as a different whole number of substeps."""
+    notes = []
+    for lag in dict.fromkeys(c.lag_ms for c in conditions):
+        runs_as = lag_substeps(lag, sim_dt) * sim_dt * 1e3
+        if abs(runs_as - lag) > 1e-6:
+            notes.append(
+                f"lag {lag:g} ms runs as {runs_as:g} ms: lags are whole physics substeps of {sim_dt * 1e3:g} ms"
+            )
+    return notes
 
 
 def run_conditions(
@@ -103,13 +142,14 @@ def run_conditions(
 ) -> tuple[list[dict[str, Any]], list[float], list[np.ndarray]]:
     """Every condition's episodes: their rows, the inference latencies (s), the first episode's qpos."""
     meta = policy.meta
+    draw_meta = meta if s.command_ranges is None else dataclasses.replace(meta, command_ranges=s.command_ranges)
     rows: list[dict[str, Any]] = []
     latencies: list[float] = []
     first_qpos: list[np.ndarray] = []
     for index, cond in enumerate(conditions):
-        substeps = int(round(cond.lag_ms * 1e-3 / meta.sim_dt))
+        substeps = lag_substeps(cond.lag_ms, meta.sim_dt)
         for i in range(s.episodes):
-            draw = draw_episode(s.seed, i, envelope, meta, s.init_noise)
+            draw = draw_episode(s.seed, i, envelope, draw_meta, s.init_noise)
             physics = {**draw.physics, **cond.pinned}
             sim_shift = SimShift(**physics, lag_substeps=substeps, noise=noise, seed=draw.sim_seed)
             cmd = list(s.command) if s.command is not None else draw.command
@@ -167,20 +207,38 @@ def evaluate_policy(
     push_time_s: float = 3.0,
     sweep: Sweep | None = None,
     verbose: bool = True,
+    command_ranges: dict[str, list[float]] | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` per condition; write report.json and report.png; return the report.
 
     ``randomization`` (a ``RandomizationConfig`` as a dict) replaces the policy's own training
     envelope as the one ``shift`` scales: to compare policies trained with different envelopes
     (one with none at all) under the same shifted dynamics. ``pinned`` fixes parameters
-    (``{"friction": 0.3}``) in every episode. Episode i gets the same draws in every condition
+    (``{"friction": 0.3}``) in every episode; ``command_ranges`` replaces the policy's own for
+    drawn commands. Episode i gets the same draws in every condition
     (see :mod:`mjx_walker.evaluation.draws`); the measures are :mod:`mjx_walker.evaluation.metrics`'.
     """
-    _check_request(episodes, duration, settle_s, init_noise, noise_level)
+    _check_request(
+        episodes,
+        duration,
+        settle_s,
+        init_noise,
+        noise_level,
+        shift=shift,
+        push_mps=push_mps,
+        push_time_s=push_time_s,
+        seed=seed,
+        lag_ms=lag_ms,
+    )
     if command is not None and len(command) != 3:
         raise EvaluationError(f"command needs three numbers vx,vy,yaw; got {list(command)}")
     policy = policy_path if isinstance(policy_path, OnnxPolicy) else OnnxPolicy(policy_path, verbose=verbose)
     meta = policy.meta
+    if command is not None:
+        try:
+            check_command(command, meta.command_ranges)
+        except SafetyError as err:
+            raise EvaluationError(str(err)) from None
     robot = build_robot_model(meta.robot, sim_config(meta))
     rnd = meta.randomization if randomization is None else randomization
     about = centre_values(rnd, centre, float(robot.mj_model.geom_friction[robot.floor_geom, 0]))
@@ -195,9 +253,11 @@ def evaluate_policy(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    settings = EpisodeSettings(episodes, duration, seed, init_noise, settle_s, push_time_s, command, video is not None)
+    settings = EpisodeSettings(
+        episodes, duration, seed, init_noise, settle_s, push_time_s, command, video is not None, command_ranges
+    )
     rows, latencies, first_qpos = run_conditions(policy, robot, conditions, envelope, noise, settings)
-    notes = []
+    notes = lag_notes(conditions, meta.sim_dt)
     if settle_s >= duration:
         notes.append(f"settle_s {settle_s:g} >= duration {duration:g}: no steady window, tracking measures are null")
     report = {
@@ -248,17 +308,70 @@ def policy_labels(paths: list[str | os.PathLike]) -> list[str]:
     return [re.sub(r"[^A-Za-z0-9._-]+", "_", label) for label in labels]
 
 
+def load_policies(
+    paths: list[str | os.PathLike], specs: list[str | os.PathLike] | None = None, verbose: bool = True
+) -> list[OnnxPolicy]:
+    """Every policy, checked before any episode runs; the ``specs`` go, in order, to the files without metadata."""
+    specs = list(specs or [])
+    foreign = [p for p in paths if not has_meta(p)]
+    if specs and len(specs) != len(foreign):  # without any, the file's own error says to give --spec
+        raise EvaluationError(
+            f"{len(specs)} --spec file(s) for {len(foreign)} policy file(s) without mjx_walker metadata "
+            f"({[str(p) for p in foreign]}); give one policy spec per such file, in the same order"
+        )
+    given = dict(zip(map(str, foreign), specs, strict=False))
+    return [OnnxPolicy(p, verbose=verbose, spec=given.get(str(p))) for p in paths]
+
+
+def common_command_ranges(metas: list[PolicyMeta]) -> dict[str, list[float]]:
+    """The command ranges every policy was trained for (their intersection); EvaluationError if empty."""
+    out = {}
+    for key in metas[0].command_ranges:
+        lo = max(m.command_ranges[key][0] for m in metas)
+        hi = min(m.command_ranges[key][1] for m in metas)
+        if lo > hi:
+            raise EvaluationError(
+                f"the policies share no {key} command range: {[m.command_ranges[key] for m in metas]}"
+            )
+        out[key] = [lo, hi]
+    return out
+
+
+def has_meta(path: str | os.PathLike) -> bool:
+    """Whether the file is an ONNX model with mjx_walker metadata (a missing or broken file counts as having it)."""
+    try:
+        read_meta(path)
+    except PolicyFileError as err:
+        return "not an mjx_walker policy" not in str(err)
+    return True
+
+
 def evaluate_policies(
-    paths: list[str | os.PathLike], out_dir: str | os.PathLike = "eval", video: str | None = None, **kwargs: Any
+    paths: list[str | os.PathLike],
+    out_dir: str | os.PathLike = "eval",
+    video: str | None = None,
+    specs: list[str | os.PathLike] | None = None,
+    **kwargs: Any,
 ) -> dict[str, dict[str, Any]]:
     """Evaluate each policy under the same conditions and draws; label -> report.
 
     One policy writes into ``out_dir``; several write into ``out_dir/<label>/`` and add
-    ``comparison.png`` (one line per policy) and ``comparison.json`` in ``out_dir``.
+    ``comparison.png`` (one line per policy) and ``comparison.json`` in ``out_dir``. Several
+    policies share the first one's physics envelope and default lags, and draw commands from the
+    ranges all of them were trained for, unless ``randomization``, ``lag_ms`` or ``command_ranges``
+    are given: every policy meets the same physics and commands in episode i. ``specs`` are
+    policy specs (:mod:`mjx_walker.policy_spec`) for the files trained elsewhere, in order.
     """
     out = Path(out_dir)
     verbose = kwargs.pop("verbose", True)
-    policies = [OnnxPolicy(p, verbose=verbose) for p in paths]  # every file checked before any episode runs
+    policies = load_policies(paths, specs, verbose)
+    if len(policies) > 1:
+        first = policies[0].meta
+        if kwargs.get("randomization") is None:
+            kwargs["randomization"] = first.randomization
+        if kwargs.get("lag_ms") is None and kwargs.get("sweep") is None:
+            kwargs["lag_ms"] = default_lags_ms(first)
+        kwargs.setdefault("command_ranges", common_command_ranges([p.meta for p in policies]))
     labels = policy_labels(paths)
     if len(paths) == 1:
         return {labels[0]: evaluate_policy(policies[0], out, video=video, **kwargs)}

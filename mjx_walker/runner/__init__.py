@@ -6,7 +6,7 @@ from mjx_walker.runner.backend import Clock, RobotBackend, RobotState, SimClock,
 from mjx_walker.runner.inference import OnnxPolicy, PolicyMismatchError
 from mjx_walker.runner.loop import RunStats, Tick, run_loop
 from mjx_walker.runner.mujoco_backend import MuJoCoBackend, SimShift
-from mjx_walker.runner.safety import Mode, SafetyConfig, SafetyLayer
+from mjx_walker.runner.safety import Mode, SafetyConfig, SafetyError, SafetyLayer
 from mjx_walker.runner.session import RunResult, make_backend, run_policy
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "RunResult",
     "RunStats",
     "SafetyConfig",
+    "SafetyError",
     "SafetyLayer",
     "SimClock",
     "SimShift",

@@ -19,7 +19,10 @@ Subclass :class:`RobotBackend` and implement:
   drivers, which run ``tau = clip(kp (target - q) - kd qd, +-torque_limit)`` (as
   :func:`mjx_walker.pd.pd_torque`). Non-blocking.
 * ``damp(kd)``: zero stiffness, damping ``kd`` on every joint (``kp = 0``); must be safe to
-  call repeatedly and from any state.
+  call repeatedly and from any state. It is the safe stop: the loop sends it on every tick
+  in damping mode and as its last command however it ends (duration reached, a safety stop,
+  an exception from ``read_state``/``write_targets``/the policy, Ctrl-C), so a backend
+  should make it work even after a failed read or write (e.g. re-open the bus).
 * ``clock``: a :class:`Clock`; use :class:`WallClock` on hardware.
 
 Then ``run_policy(policy_path, backend=MyBackend(...))`` (or register it in
@@ -45,6 +48,7 @@ class RobotState:
     joint_vel: np.ndarray  # (nu,) rad/s
     gyro: np.ndarray  # (3,) rad/s, IMU frame
     gravity: np.ndarray  # (3,) unit gravity direction in the IMU frame
+    base_linvel: np.ndarray | None = None  # (3,) m/s, IMU-site velocity, IMU frame: simulation only
 
 
 class Clock(abc.ABC):
@@ -97,6 +101,8 @@ class RobotBackend(abc.ABC):
     """What the control loop needs from a robot (real or simulated)."""
 
     clock: Clock
+    # Ground-truth readings this backend adds to RobotState (a simulator: {"base_linvel"}).
+    ground_truth: frozenset[str] = frozenset()
 
     @abc.abstractmethod
     def read_state(self) -> RobotState:

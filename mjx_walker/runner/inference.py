@@ -1,4 +1,4 @@
-"""ONNX policy inference with onnxruntime: provider choice and checks against the runner's layout."""
+"""ONNX policy inference with onnxruntime: provider choice, metadata or policy spec, layout checks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mjx_walker.observation import actor_layout
+from mjx_walker.obs_terms import check_layout
 from mjx_walker.onnx_meta import INPUT_NAME, OUTPUT_NAME, PolicyFileError, PolicyMeta, load_model, read_meta
+from mjx_walker.policy_spec import load_spec, spec_meta
 
 PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -26,37 +27,47 @@ def choose_providers(available: list[str] | None = None) -> list[str]:
 
 
 def check_compatible(meta: PolicyMeta, obs_dim: int | str | None, action_dim: int | str | None) -> None:
-    """Raise PolicyMismatchError unless graph, metadata and the runner's actor layout agree."""
-    layout = actor_layout(meta.nu)
-    if meta.obs_layout and [b["name"] for b in meta.obs_layout] != [n for n, _ in layout.blocks]:
-        raise PolicyMismatchError(
-            f"observation layout {[b['name'] for b in meta.obs_layout]} in the ONNX metadata differs "
-            f"from this runner's {[n for n, _ in layout.blocks]}; re-export with this mjx_walker version"
-        )
+    """Raise PolicyMismatchError unless graph, metadata and the observation vocabulary agree."""
+    try:
+        size = check_layout(meta.obs_layout, meta.nu, where="observation layout")
+    except ValueError as err:
+        raise PolicyMismatchError(f"{err}; re-export with this mjx_walker version, or fix the policy spec") from err
     for what, got, want in (
-        ("observation", obs_dim, layout.size),
-        ("observation (metadata)", meta.obs_dim, layout.size),
+        ("observation", obs_dim, size),
+        ("observation (metadata)", meta.obs_dim, size),
         ("action", action_dim, meta.nu),
         ("action (metadata)", meta.action_dim, meta.nu),
     ):
         if isinstance(got, int) and got != want:
             raise PolicyMismatchError(
-                f"policy {what} size is {got} but this runner builds {want} for robot "
-                f"{meta.robot!r} with {meta.nu} joints (layout {layout.to_json()}); the policy was "
-                "exported for a different observation layout or robot"
+                f"policy {what} size is {got} but its layout builds {want} for robot "
+                f"{meta.robot!r} with {meta.nu} joints (layout {[(b['name'], b['size']) for b in meta.obs_layout]}); "
+                "the policy was exported for a different observation layout or robot"
             )
 
 
 class OnnxPolicy:
     """A self-describing ONNX policy: ``policy(obs (obs_dim,)) -> action (nu,)``."""
 
-    def __init__(self, path: str | os.PathLike, providers: list[str] | None = None, verbose: bool = True) -> None:
-        """Load the model, read and check its metadata, open an onnxruntime session."""
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        providers: list[str] | None = None,
+        verbose: bool = True,
+        spec: str | os.PathLike | None = None,
+    ) -> None:
+        """Load the model, read and check its metadata (or its policy ``spec``), open a session."""
         import onnxruntime as ort
 
         self.path = Path(path)
         model = load_model(self.path)
-        self.meta = read_meta(model, source=str(self.path))
+        if spec is None:
+            self.meta = read_meta(model, source=str(self.path))
+        else:
+            dims = model.graph.input[0].type.tensor_type.shape.dim if model.graph.input else []
+            obs_dim = dims[-1].dim_value if dims and dims[-1].dim_value else None
+            self.meta = spec_meta(load_spec(spec), str(spec), obs_dim)
+        self.input_name = self.meta.extra.get("input") or INPUT_NAME
         providers = choose_providers() if providers is None else providers
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # a small MLP: threads cost more than they save
@@ -72,10 +83,16 @@ class OnnxPolicy:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise PolicyFileError(f"{self.path}: onnxruntime cannot load this model ({first})") from err
         self.provider = self.session.get_providers()[0]
-        inp, out = self.session.get_inputs()[0], self.session.get_outputs()[0]
-        if inp.name != INPUT_NAME or out.name != OUTPUT_NAME:
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        foreign = spec is not None
+        self.output_name = self.meta.extra.get("output") or (outputs[0].name if foreign else OUTPUT_NAME)
+        inp = next((i for i in inputs if i.name == self.input_name), None)
+        out = next((o for o in outputs if o.name == self.output_name), None)
+        if len(inputs) != 1 or inp is None or out is None:
             raise PolicyMismatchError(
-                f"expected input {INPUT_NAME!r} and output {OUTPUT_NAME!r}, got {inp.name!r}, {out.name!r}"
+                f"{self.path}: expected one input {self.input_name!r} and an output {self.output_name!r}, got "
+                f"inputs {[i.name for i in inputs]} and outputs {[o.name for o in outputs]}"
+                + ("; name them with input = / output = in the policy spec" if foreign else "")
             )
         check_compatible(self.meta, inp.shape[-1], out.shape[-1])
         if verbose:
@@ -84,4 +101,4 @@ class OnnxPolicy:
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """Action (nu,) for one observation (obs_dim,)."""
         x = np.asarray(obs, np.float32).reshape(1, -1)
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0][0]
+        return self.session.run([self.output_name], {self.input_name: x})[0][0]

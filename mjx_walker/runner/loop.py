@@ -1,10 +1,14 @@
 """The control loop: read, observe, infer, filter, command — on a drift-free schedule.
 
-Each tick: read the backend, run the safety checks, build the actor observation with the
-environment's own :func:`mjx_walker.observation.build_actor_obs` (NumPy), run the policy, turn
+Each tick: read the backend, run the safety checks, build the policy's observation (its layout
+of named terms) with the environment's own builder :func:`mjx_walker.obs_terms.build_obs`
+(NumPy), run the policy, turn
 the action into PD targets ``default + action_scale * action``, pass them through the safety
 layer and send them. Deadlines advance by exactly one period (``next += period``), so the
 schedule never drifts; a tick that ends after its deadline counts as a miss.
+
+However the loop ends (its duration, the observer, a safety stop, an exception or Ctrl-C) its
+last command to the backend is ``damp``: motors never keep holding the policy's last targets.
 """
 
 from __future__ import annotations
@@ -15,11 +19,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mjx_walker.observation import build_actor_obs
+from mjx_walker.obs_terms import build_obs, sim_only_terms
 from mjx_walker.onnx_meta import PolicyMeta
-from mjx_walker.runner.backend import RobotBackend, RobotState
-from mjx_walker.runner.safety import Mode, SafetyConfig, SafetyLayer
-from mjx_walker.state import Measurement
+from mjx_walker.runner.backend import Clock, RobotBackend, RobotState
+from mjx_walker.runner.safety import (
+    Mode,
+    SafetyConfig,
+    SafetyLayer,
+    check_command,
+    check_duration,
+    check_policy_meta,
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,84 @@ class RunStats:
         }
 
 
+class BackendMismatchError(ValueError):
+    """The policy observes something this backend cannot provide (ground truth on hardware)."""
+
+
+def check_backend(meta: PolicyMeta, backend: RobotBackend) -> None:
+    """Refuse a policy whose observation needs readings (base_linvel) the backend does not provide."""
+    missing = [t for t in sim_only_terms(meta.obs_layout) if t not in backend.ground_truth]
+    if missing:
+        raise BackendMismatchError(
+            f"the policy observes {missing}, ground truth a real robot cannot measure; only simulation "
+            f"backends provide it ({type(backend).__name__} does not)"
+        )
+
+
+def readings(
+    state: RobotState, default: np.ndarray, last_action: np.ndarray, command: np.ndarray, phase: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Everything an observation term reads (see :func:`mjx_walker.obs_terms.build_obs`), float32."""
+    out = {
+        "gyro": np.asarray(state.gyro, np.float32),
+        "gravity": np.asarray(state.gravity, np.float32),
+        "joint_pos": np.asarray(state.joint_pos, np.float32),
+        "joint_vel": np.asarray(state.joint_vel, np.float32),
+        "default_joint_pos": default,
+        "last_action": last_action,
+        "command": command,
+        "gait_phase": phase,
+    }
+    if state.base_linvel is not None:
+        out["base_linvel"] = np.asarray(state.base_linvel, np.float32)
+    return out
+
+
+@dataclass
+class _Memory:
+    """What the policy carries from one tick to the next."""
+
+    last_action: np.ndarray  # (nu,) float32, the previous action in [-1, 1]
+    phase: np.ndarray  # (2,) float32 rad, gait phase of the left and right leg
+
+
+def _policy_target(
+    policy: Callable[[np.ndarray], np.ndarray],
+    obs: np.ndarray,
+    meta: PolicyMeta,
+    safety: SafetyLayer,
+    memory: _Memory,
+    clock: Clock,
+    stats: RunStats,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The policy's action (nu,) on ``obs`` (obs_dim,) and its PD target (nu,) rad; Nones if a check trips.
+
+    The call's duration is checked on the backend's clock (a stalled call's action is stale), the
+    action's shape and values before anything derives from it.
+    """
+    t0, clock_t0 = time.perf_counter(), clock.now()
+    raw = np.asarray(policy(obs), np.float32)
+    stats.inference_s.append(time.perf_counter() - t0)
+    if not (safety.check_latency(clock.now() - clock_t0) and safety.check_action(raw, meta.nu)):
+        return None, None
+    action = np.clip(raw, -1.0, 1.0)
+    dphase = np.float32(2.0 * np.pi * meta.gait_frequency_hz * meta.ctrl_dt)
+    memory.last_action = action
+    memory.phase = (np.mod(memory.phase + dphase + np.pi, 2 * np.pi) - np.pi).astype(np.float32)
+    stats.policy_ticks += 1
+    return action, meta.array("default_joint_pos") + meta.action_scale * action
+
+
+def _damp_on_exit(backend: RobotBackend, kd: np.ndarray, error: BaseException | None) -> None:
+    """Damp (kd (nu,) N·m·s/rad) as the loop ends; if that fails too, note it on ``error`` (kept) or raise."""
+    try:
+        backend.damp(kd)
+    except Exception as damp_error:
+        if error is None:
+            raise
+        error.add_note(f"and damping the motors afterwards failed: {type(damp_error).__name__}: {damp_error}")
+
+
 def run_loop(
     backend: RobotBackend,
     policy: Callable[[np.ndarray], np.ndarray],
@@ -79,72 +167,77 @@ def run_loop(
     observer: Callable[[Tick], bool | None] | None = None,
     provider: str = "",
 ) -> RunStats:
-    """Run the policy on ``backend`` for ``duration`` s of its clock (ramp included).
+    """Run the policy on ``backend`` for ``duration`` s of its clock (ramp included; inf: until stopped).
 
-    ``command`` (3,) is [vx m/s, vy m/s, yaw rate rad/s]. ``observer(tick)`` is called after every
-    tick; returning True ends the run. Returns timing stats and the outcome.
+    ``command`` (3,) is [vx m/s, vy m/s, yaw rate rad/s], within the policy's trained ranges.
+    ``observer(tick)`` is called after every tick; returning True ends the run. Returns timing
+    stats and the outcome. Bad metadata, command or duration raise SafetyError before anything is
+    commanded. However the loop ends (duration reached, the observer, a trip, an exception from
+    the backend, the policy or the observer, KeyboardInterrupt) it ends by damping the motors;
+    exceptions are re-raised after that.
     """
+    check_backend(meta, backend)
+    check_policy_meta(meta)
+    command = check_command(command, meta.command_ranges).astype(np.float32)
+    duration = check_duration(duration)
     clock, period = backend.clock, meta.ctrl_dt
     default = meta.array("default_joint_pos")
     kp, kd = meta.array("kp"), meta.array("kd")
     safety_cfg = safety_cfg or SafetyConfig()
     damp_kd = np.maximum(kd, safety_cfg.damping_kd)
     safety = SafetyLayer(safety_cfg, meta.array("joint_lower"), meta.array("joint_upper"), default, period)
-    command = np.asarray(command, np.float32)
-    phase = np.asarray(meta.initial_gait_phase, np.float32)
-    dphase = np.float32(2.0 * np.pi * meta.gait_frequency_hz * period)
-    last_action = np.zeros(meta.nu, np.float32)
+    default32 = default.astype(np.float32)
+    memory = _Memory(np.zeros(meta.nu, np.float32), np.asarray(meta.initial_gait_phase, np.float32))
     stats = RunStats(provider=provider)
 
-    t_start = clock.now()
-    first = backend.read_state()
-    if safety.check_state(first, clock.now()):
-        safety.start(first.joint_pos, clock.now())
-    next_deadline = t_start
-    while clock.now() - t_start < duration - 1e-9 and safety.mode != Mode.STOPPED:
-        stats.lateness_s.append(clock.now() - next_deadline)
-        state = backend.read_state()
-        now = clock.now()
-        action = target = None
-        if safety.check_state(state, now):
-            if safety.mode == Mode.RAMP:
-                target = safety.ramp_target(now)
+    error: BaseException | None = None
+    try:
+        t_start = clock.now()
+        first = backend.read_state()
+        if safety.check_state(first, clock.now()):
+            safety.start(first.joint_pos, clock.now())
+        next_deadline = t_start
+        while clock.now() - t_start < duration - 1e-9 and safety.mode != Mode.STOPPED:
+            stats.lateness_s.append(clock.now() - next_deadline)
+            state = backend.read_state()
+            now = clock.now()
+            action = target = None
+            if safety.check_state(state, now):
+                if safety.mode == Mode.RAMP:
+                    target = safety.ramp_target(now)
+                else:
+                    obs = build_obs(
+                        meta.obs_layout, readings(state, default32, memory.last_action, command, memory.phase)
+                    )
+                    if safety.check_finite("observation", obs):
+                        action, target = _policy_target(policy, obs, meta, safety, memory, clock, stats)
+            if target is not None and safety.engaged:
+                target = safety.limit(target)
+                safety.check_finite("target", target)
+            if target is not None and safety.engaged:
+                backend.write_targets(target, kp, kd)
             else:
-                meas = Measurement(
-                    gyro=np.asarray(state.gyro, np.float32),
-                    gravity=np.asarray(state.gravity, np.float32),
-                    joint_pos=np.asarray(state.joint_pos, np.float32),
-                    joint_vel=np.asarray(state.joint_vel, np.float32),
-                )
-                obs = build_actor_obs(meas, last_action, command, phase, default.astype(np.float32))
-                if safety.check_finite("observation", obs):
-                    t0 = time.perf_counter()
-                    raw = np.asarray(policy(obs), np.float32)
-                    stats.inference_s.append(time.perf_counter() - t0)
-                    if safety.check_finite("action", raw):
-                        action = np.clip(raw, -1.0, 1.0)
-                        target = default + meta.action_scale * action
-                        last_action = action
-                        phase = (np.mod(phase + dphase + np.pi, 2 * np.pi) - np.pi).astype(np.float32)
-                        stats.policy_ticks += 1
-        if target is not None and safety.engaged:
-            target = safety.limit(target)
-            backend.write_targets(target, kp, kd)
-        else:
-            target = None
-            backend.damp(damp_kd)
-        stats.ticks += 1
-        done = observer(Tick(stats.ticks - 1, now - t_start, safety.mode, state, action, target)) if observer else None
-        next_deadline += period
-        if clock.now() > next_deadline:
-            stats.deadline_misses += 1
-            while next_deadline + period < clock.now():  # far behind: skip ticks, keep the grid
-                next_deadline += period
-        if done:
-            break
-        clock.sleep_until(next_deadline)
-    if not safety.engaged:
-        backend.damp(damp_kd)
-    stats.final_mode = safety.mode.value
-    stats.trip_reason = safety.reason
+                target = None
+                backend.damp(damp_kd)
+            stats.ticks += 1
+            tick = Tick(stats.ticks - 1, now - t_start, safety.mode, state, action, target)
+            done = observer(tick) if observer else None
+            next_deadline += period
+            missed = clock.now() > next_deadline
+            if missed:
+                stats.deadline_misses += 1
+                while next_deadline + period < clock.now():  # far behind: skip ticks, keep the grid
+                    next_deadline += period
+            safety.note_deadline(missed)
+            if done:
+                break
+            clock.sleep_until(next_deadline)
+    except BaseException as err:  # KeyboardInterrupt included: damp (below), then re-raise
+        error = err
+        safety.trip(f"{type(err).__name__} in the control loop" + (f": {err}" if str(err) else ""), stop=True)
+        raise
+    finally:
+        _damp_on_exit(backend, damp_kd, error)
+        stats.final_mode = safety.mode.value
+        stats.trip_reason = safety.reason
     return stats

@@ -62,6 +62,8 @@ def shifted_model(robot: RobotModel, shift: SimShift) -> mujoco.MjModel:
 class MuJoCoBackend(RobotBackend):
     """MuJoCo C simulation of the robot with lag, sensor noise and shifted physics."""
 
+    ground_truth = frozenset({"base_linvel"})
+
     def __init__(
         self,
         robot: RobotModel | str,
@@ -110,7 +112,7 @@ class MuJoCoBackend(RobotBackend):
             amp = level * float(self.shift.noise.get(key, 0.0))
             if amp > 0:
                 readings[key] = readings[key] + self._rng.uniform(-amp, amp, readings[key].shape)
-        return RobotState(timestamp=self._t0 + d.time, **readings)
+        return RobotState(timestamp=self._t0 + d.time, base_linvel=self.imu_linvel(), **readings)
 
     def write_targets(self, targets: np.ndarray, kp: np.ndarray, kd: np.ndarray) -> None:
         """Command targets (nu,) rad with gains; applied from the next substep (after lag)."""
@@ -158,6 +160,12 @@ class MuJoCoBackend(RobotBackend):
         """Base linear velocity (3,) m/s in the base frame (as the training reward sees it)."""
         rot = self.data.xmat[self.robot.root_body].reshape(3, 3)
         return rot.T @ self.data.qvel[0:3]
+
+    def imu_linvel(self) -> np.ndarray:
+        """Linear velocity (3,) m/s of the IMU site in its own frame (a velocimeter at the IMU)."""
+        vel = np.zeros(6)  # [angular, linear]
+        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_SITE, self.robot.imu_site, vel, 1)
+        return vel[3:]
 
     def base_yaw_rate(self) -> float:
         """Base yaw rate rad/s (free-joint angular velocity, local frame, z)."""

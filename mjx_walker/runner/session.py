@@ -56,9 +56,16 @@ def run_policy(
     safety: SafetyConfig | None = None,
     observer: Callable[[Tick], bool | None] | None = None,
     verbose: bool = True,
+    spec: str | os.PathLike | None = None,
 ) -> RunResult:
-    """Run an exported policy for ``duration`` s with ``command`` [vx m/s, vy m/s, yaw rad/s]."""
-    policy = policy_path if isinstance(policy_path, OnnxPolicy) else OnnxPolicy(policy_path, verbose=verbose)
+    """Run a policy for ``duration`` s with ``command`` [vx m/s, vy m/s, yaw rad/s].
+
+    ``spec``: the policy spec of an ONNX policy trained elsewhere (:mod:`mjx_walker.policy_spec`).
+    """
+    if isinstance(policy_path, OnnxPolicy):
+        policy = policy_path
+    else:
+        policy = OnnxPolicy(policy_path, verbose=verbose, spec=spec)
     meta = policy.meta
     be = backend if isinstance(backend, RobotBackend) else make_backend(backend, meta, realtime, shift)
     stats = run_loop(be, policy, meta, np.asarray(command, np.float32), duration, safety, observer, policy.provider)
