@@ -1,7 +1,7 @@
 """Experiment: learn to walk on 2 CPU cores. Trains the `cpu` recipe, judges every checkpoint.
 
     python experiments/cpu_walk.py train [--variant recipe] [--time-limit S]   # resumes if started
-    python experiments/cpu_walk.py judge [--variant recipe] [--every 1]         # export + evaluate
+    python experiments/cpu_walk.py judge [--variant recipe] [--every 1 | --latest | --at STEPS ...]
     python experiments/cpu_walk.py table                                       # all variants' records
     python experiments/cpu_walk.py handoff [--variant recipe]    # commit-sized copy to resume elsewhere
 
@@ -191,16 +191,18 @@ def cmd_judge(args: argparse.Namespace) -> int:
     chosen = [c for i, c in enumerate(ckpts) if i % args.every == 0 or c == ckpts[-1]]
     if args.latest:
         chosen = ckpts[-1:]
+    if args.at:
+        chosen = [c for c in ckpts if int(c.name) in set(args.at)]
     metrics = {
         r["env_steps"]: r
         for r in (json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip())
     }
     record_path = _record.RESULTS / f"cpu_walk_{args.variant}.json"
     previous = json.loads(record_path.read_text())["results"]["checkpoints"] if record_path.exists() else []
-    judged = {c["env_steps"]: c for c in previous}
+    judged = {c["env_steps"]: {"episodes": 10, **c} for c in previous}  # rows before EPISODES = 30 had 10
     for ckpt in chosen:
         steps = int(ckpt.name)
-        if steps in judged and not args.again:
+        if steps in judged and judged[steps]["episodes"] >= EPISODES and not args.again:
             continue
         start = time.monotonic()
         onnx_path = run / "onnx" / f"{steps}.onnx"
@@ -212,12 +214,13 @@ def cmd_judge(args: argparse.Namespace) -> int:
             "train_wall_s": row.get("wall_time"),
             "eval_episode_length": row.get("episode_length"),
             "tracking_lin_vel_term": row.get("reward/tracking_lin_vel"),
+            "episodes": EPISODES,
             **verdict,
             "judge_s": round(time.monotonic() - start, 1),
         }
         print(_row_text(judged[steps]), flush=True)
     rows = [judged[k] for k in sorted(judged)]
-    walking = [r for r in rows if r["walks"]]
+    walking = [r for r in rows if r["walks"] and r["episodes"] >= EPISODES]  # 10-episode verdicts proved lucky
     env_cfg, ppo_cfg = configs(args.variant, args.robot)
     results = {
         "variant": args.variant,
@@ -279,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     judge = sub.choices["judge"]
     judge.add_argument("--every", type=int, default=1, help="judge every n-th checkpoint (the latest always)")
     judge.add_argument("--latest", action="store_true", help="only the latest checkpoint")
+    judge.add_argument("--at", type=int, nargs="+", default=None, metavar="STEPS", help="only these checkpoints")
     judge.add_argument("--again", action="store_true", help="re-judge checkpoints already recorded")
     judge.add_argument("--seed", type=int, default=0)
     sub.add_parser("table")

@@ -300,10 +300,12 @@ def cpu_walk_lines(rec: dict[str, Any]) -> list[str]:
             cells.append(f"{num(r['no_fall_rate'], '.2f')}, {num(r['lin_error'], '.2f')}{yaw}")
         wall = c.get("train_wall_s")
         walks = "yes" if c["walks"] else "no"
-        rows.append([num(c["env_steps"]), num(wall / 60 if wall else None, ".0f"), walks, *cells])
+        episodes = str(c.get("episodes", 10))
+        rows.append([num(c["env_steps"]), num(wall / 60 if wall else None, ".0f"), episodes, walks, *cells])
     keys = sorted({(r["commands"], r["lag_ms"]) for c in res["checkpoints"] for r in c["conditions"]})
-    header = ["env steps", "train min", "walks", *[f"{k[0]} @ {k[1]:.0f} ms: no-fall, lin m/s (/ yaw)" for k in keys]]
-    return lines + table(header, rows, "rrl" + "l" * len(keys))
+    header = ["env steps", "train min", "episodes", "walks"]
+    header += [f"{k[0]} @ {k[1]:.0f} ms: no-fall, lin m/s (/ yaw)" for k in keys]
+    return lines + table(header, rows, "rrrl" + "l" * len(keys))
 
 
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {

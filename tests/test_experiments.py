@@ -202,6 +202,6 @@ def test_cpu_walk_table_names_the_first_checkpoint_that_meets_the_bar():
     lines = summarize.cpu_walk_lines({"results": res})
     text = "\n".join(lines)
     assert "**Meets the whole bar from 8,000,000 env steps, 90 min of training**" in text
-    assert "| 6,000,000 | 73 | no | 1.00, 0.50 | 1.00, 0.10 / 0.20 |" in text
+    assert "| 6,000,000 | 73 | 10 | no | 1.00, 0.50 | 1.00, 0.10 / 0.20 |" in text  # episodes per condition
     res["first_walking"] = None
     assert "No judged checkpoint meets the whole bar yet" in "\n".join(summarize.cpu_walk_lines({"results": res}))
