@@ -71,3 +71,11 @@ def test_handoff_round_trip(tmp_path, monkeypatch):
     cpu_walk.restore_handoff("recipe")
     assert (run / "checkpoints" / "000002007040" / "state" / "blob").read_text() == "2007040"
     assert (run / "config.json").exists()
+
+
+def test_every_variant_resolves_to_valid_configs_that_differ_from_the_recipe():
+    recipe = cpu_walk.configs("recipe", "berkeley_humanoid")
+    for name in cpu_walk.VARIANTS:
+        env_cfg, ppo_cfg = cpu_walk.configs(name, "berkeley_humanoid")  # validated on construction
+        assert (name == "recipe") == ((env_cfg, ppo_cfg) == recipe), name
+    assert cpu_walk.configs("back_0.3", "berkeley_humanoid")[0].command.lin_vel_x == (-0.3, 0.8)
