@@ -47,7 +47,9 @@ VARIANTS: dict[str, list[str]] = {
     "sim_dt_2ms": ["sim.sim_dt=0.002", "randomization.lag_substeps=(0, 8)"],  # 10 substeps, same lag in ms
     "sigma_0.5": ["reward.tracking_sigma=0.5"],
     # Next lever after the recipe plateaued at 0.77-0.93 no-fall (9M-12M): its falls are backward
-    # commands below -0.25 m/s, so train (and judge) a narrower backward range
+    # commands below -0.25 m/s, so train (and judge) a narrower backward range. Result (2026-11-29,
+    # 6M-11M): the same plateau, 0.77-0.93; the falls moved to the corners of the command box
+    # (vx >= 0.7 m/s with |vy| >= 0.14, or backward with strong yaw). Not the fix.
     "back_0.3": ["command.lin_vel_x=(-0.3, 0.8)"],
     # the first try: 256 envs (on 1 host device, since 2 x 128 hangs) and a wider value net
     "envs_256_1dev": ["ppo.num_envs=256", "ppo.value_hidden_layer_sizes=(512, 256, 128)"],

@@ -64,7 +64,10 @@ def save_checkpoint(
         "policy": _to_numpy(policy),
         "value": _to_numpy(value),
     }
-    meta = {"step": step, "epoch": epoch, "env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg)}
+    from mjx_walker.policy import recorded_sizes
+
+    sizes = recorded_sizes(normalizer)
+    meta = {"step": step, "epoch": epoch, "env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg), "sizes": sizes}
     ckptr = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
     ckptr.save(
         path,
@@ -92,13 +95,16 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     return ckptr.restore(Path(path), args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
 
 
-def param_templates(env_cfg: EnvConfig, ppo_cfg: PPOConfig) -> tuple[Any, Any, Any, Any]:
-    """(networks, normalizer, policy, value) with the right structure for these configs."""
-    from mjx_walker.observation import actor_layout, critic_layout
-    from mjx_walker.policy import _action_size, init_policy_params, make_networks
+def param_templates(
+    env_cfg: EnvConfig, ppo_cfg: PPOConfig, meta: dict[str, Any] | None = None
+) -> tuple[Any, Any, Any, Any]:
+    """(networks, normalizer, policy, value) with the right structure for these configs.
 
-    nu = _action_size(env_cfg)
-    actor, critic = actor_layout(nu).size, critic_layout(nu).size
+    The sizes come from a checkpoint's ``meta`` when it records them, else from the robot model.
+    """
+    from mjx_walker.policy import init_policy_params, make_networks, network_sizes
+
+    actor, critic, nu = network_sizes(meta or {}, env_cfg)
     networks = make_networks(actor, critic, nu, ppo_cfg)
     fresh = init_policy_params(networks, actor, critic, jax.random.PRNGKey(0))
     value = networks.value_network.init(jax.random.PRNGKey(1))
@@ -115,7 +121,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], tuple[Any,
     meta = raw["meta"]
     env_cfg = from_dict(EnvConfig, meta["env"])
     ppo_cfg = from_dict(PPOConfig, meta["ppo"])
-    networks, normalizer, policy, value = param_templates(env_cfg, ppo_cfg)
+    networks, normalizer, policy, value = param_templates(env_cfg, ppo_cfg, meta)
     state = raw["state"]
     params = (
         serialization.from_state_dict(normalizer, state["normalizer"]),

@@ -206,6 +206,11 @@ class PushConfig:
         check_bool(self, "enabled")
 
 
+def _shaping(default: Any) -> Any:  # noqa: ANN401
+    """A RewardConfig field that shapes terms rather than scaling one (not in ``term_names``)."""
+    return field(default=default, metadata={"shaping": True})
+
+
 @dataclass(frozen=True)
 class RewardConfig:
     """Reward scales (0 disables a term) and shaping constants.
@@ -230,11 +235,12 @@ class RewardConfig:
     stand_still: float = -1.0
     alive: float = 0.0
     termination: float = -1.0
-    tracking_sigma: float = 0.5  # (m/s)^2, width of the exp tracking kernel
-    swing_height: float = 0.08  # m, foot apex height the phase reward asks for
-    air_time_target: float = 0.2  # s, air time above which feet_air_time pays
-    step_in_place: bool = False  # feet_phase asks for stepping at zero command too (Playground's choice)
-    clip_total_at_zero: bool = True
+    # Shaping constants (not terms): marked as such where they are declared, so term_names cannot drift.
+    tracking_sigma: float = _shaping(0.5)  # (m/s)^2, width of the exp tracking kernel
+    swing_height: float = _shaping(0.08)  # m, foot apex height the phase reward asks for
+    air_time_target: float = _shaping(0.2)  # s, air time above which feet_air_time pays
+    step_in_place: bool = _shaping(False)  # feet_phase asks for stepping at zero command too (Playground's choice)
+    clip_total_at_zero: bool = _shaping(True)
 
     def __post_init__(self) -> None:
         """Validate fields."""
@@ -250,8 +256,7 @@ class RewardConfig:
     @property
     def term_names(self) -> tuple[str, ...]:
         """Names of all reward terms, in logging order."""
-        shaping = {"tracking_sigma", "swing_height", "air_time_target", "step_in_place", "clip_total_at_zero"}
-        return tuple(f.name for f in dataclasses.fields(self) if f.name not in shaping)
+        return tuple(f.name for f in dataclasses.fields(self) if not f.metadata.get("shaping"))
 
     @property
     def scales(self) -> dict[str, float]:

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import mujoco
 from mujoco import mjx
 
-from mjx_walker import gait, lag, pd
+from mjx_walker import gait, lag, pd, sensing
 from mjx_walker.command import sample_command, sample_interval
 from mjx_walker.configs import EnvConfig
 from mjx_walker.model import RobotModel, build_robot_model
@@ -107,9 +107,11 @@ class WalkEnv:
         state = EnvState(
             data=data,
             params=params,
-            lag_buffer=lag.init_buffer(self.default_joint_pos, cfg.randomization.max_lag_substeps),
+            lag_buffer=lag.init_buffer(
+                jnp.asarray(self.default_joint_pos, jnp.float32), cfg.randomization.max_lag_substeps
+            ),
             command=command,
-            gait_phase=gait.initial_phase(),
+            gait_phase=jnp.asarray(gait.initial_phase()),
             gait_frequency=jax.random.uniform(key_freq, (), jnp.float32, *cfg.command.gait_frequency_hz),
             last_action=jnp.zeros(self.robot.nu, jnp.float32),
             feet_air_time=jnp.zeros(2, jnp.float32),
@@ -148,10 +150,9 @@ class WalkEnv:
 
         # Termination: fall (tilt or height) or a non-finite physics state.
         root_rot = data.xmat[self.robot.root_body]
-        up_z = root_rot[2, 2]  # cos of the tilt from upright
         finite = physics_finite(data.qpos, data.qvel)
         min_height = cfg.command.min_height_fraction * self.robot.standing_height
-        fell = (up_z < jnp.cos(cfg.command.max_tilt_rad)) | (data.qpos[2] < min_height)
+        fell = sensing.fell(root_rot, data.qpos[2], cfg.command.max_tilt_rad, min_height)
         done = fell | ~finite
 
         inputs = RewardInputs(

@@ -5,7 +5,7 @@ The build is plain Python/NumPy and runs once, before anything is traced:
 1. parse the robot's MuJoCo Playground scene from the asset package with ``MjSpec``;
 2. delete visual-only mesh geoms and their meshes (MJX never collides with them; they carry no
    mass in these models, and deleting them lets the model load without mesh files);
-3. apply ``models/scene_overrides.xml`` and the :class:`~mjx_walker.configs.SimConfig` timing;
+3. apply ``mjx_walker/assets/scene_overrides.xml`` and the :class:`~mjx_walker.configs.SimConfig` timing;
 4. turn every position actuator into a torque motor, remembering its kp/kd: the PD law runs in
    :mod:`mjx_walker.pd` so that lag, gain randomization and the robot runner share one formula.
 """
@@ -22,7 +22,7 @@ import numpy as np
 from mjx_walker.configs import SimConfig
 from mjx_walker.robots import RobotSpec, get_robot, scene_path
 
-OVERRIDES_XML = Path(__file__).resolve().parent.parent / "models" / "scene_overrides.xml"
+OVERRIDES_XML = Path(__file__).resolve().parent / "assets" / "scene_overrides.xml"  # package data
 _OPTION_ENUMS = {
     "integrator": {"Euler": 0, "RK4": 1, "implicit": 2, "implicitfast": 3},
     "cone": {"pyramidal": 0, "elliptic": 1},

@@ -50,6 +50,16 @@ def term_size(name: str, nu: int) -> int:
     return term.size * nu if term.per_joint else term.size
 
 
+def joints_for_size(terms: Sequence[str], size: int) -> int:
+    """The number of joints ``nu`` for which ``terms`` add up to ``size`` numbers; ValueError if none does."""
+    fixed = sum(TERMS[t].size for t in terms if not TERMS[t].per_joint)
+    per_joint = sum(TERMS[t].size for t in terms if TERMS[t].per_joint)
+    nu, rest = divmod(size - fixed, per_joint) if per_joint else (0, size - fixed)
+    if rest or nu <= 0:
+        raise ValueError(f"no joint count makes the terms {list(terms)} add up to {size} numbers")
+    return nu
+
+
 def layout_json(terms: Sequence[tuple[str, float]], nu: int) -> list[dict[str, Any]]:
     """[{name, start, size, scale}] for ``terms`` [(name, scale)], in order."""
     out, start = [], 0

@@ -16,6 +16,7 @@ from mujoco import mjx
 from mjx_walker.configs import NoiseConfig
 from mjx_walker.model import RobotModel
 from mjx_walker.obs_terms import ACTOR_TERMS, build_obs, term_size
+from mjx_walker.sensing import imu_reading
 from mjx_walker.state import Measurement, PhysicsParams
 
 
@@ -84,12 +85,11 @@ def build_actor_obs(meas: Measurement, last_action, command, gait_phase, default
 
 def measure(robot: RobotModel, data: mjx.Data) -> Measurement:
     """Noise-free IMU and encoder readings from the physics state."""
-    rot = data.site_xmat[robot.imu_site]  # (3, 3) IMU frame -> world
     imu_body = int(robot.mj_model.site_bodyid[robot.imu_site])
-    world_angvel = data.cvel[imu_body, :3]  # rad/s, world frame
+    gyro, gravity = imu_reading(data.site_xmat[robot.imu_site], data.cvel[imu_body, :3])
     return Measurement(
-        gyro=rot.T @ world_angvel,
-        gravity=rot.T @ jnp.array([0.0, 0.0, -1.0]),
+        gyro=gyro,
+        gravity=gravity,
         joint_pos=data.qpos[robot.qpos_adr],
         joint_vel=data.qvel[robot.dof_adr],
     )

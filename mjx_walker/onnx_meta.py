@@ -1,8 +1,9 @@
 """Self-description of an exported ONNX policy: everything the runner needs, as metadata.
 
 The metadata lives in the ONNX file's ``metadata_props``: one key per field, each value JSON.
-The runner reads it back with :func:`read_meta` and needs nothing else (it may rebuild the
-MuJoCo model for its simulated backend from ``robot``).
+The runner reads it back with :func:`meta_from_props` (from onnxruntime's view of the file, so a
+robot needs neither ``onnx`` nor JAX) and needs nothing else (it may rebuild the MuJoCo model for
+its simulated backend from ``robot``); :func:`read_meta` does the same from a file with ``onnx``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 
-from mjx_walker import run_dir
+from mjx_walker import gait, run_dir
 from mjx_walker.configs import EnvConfig, to_dict
-from mjx_walker.model import RobotModel
-from mjx_walker.observation import actor_layout
-from mjx_walker.ppo_config import PPOConfig
+
+if TYPE_CHECKING:  # the reader half of this module runs on the robot: no JAX, no MJX, no onnx
+    import onnx
+
+    from mjx_walker.model import RobotModel
+    from mjx_walker.ppo_config import PPOConfig
 
 SCHEMA_VERSION = 1
 SCHEMA_KEY = "mjx_walker.schema"
@@ -92,6 +95,8 @@ def package_versions() -> dict[str, str]:
 
 def build_meta(env_cfg: EnvConfig, ppo_cfg: PPOConfig, robot: RobotModel) -> PolicyMeta:
     """Metadata of a policy trained with ``env_cfg`` on ``robot``."""
+    from mjx_walker.observation import actor_layout  # export side only (imports JAX)
+
     layout = actor_layout(robot.nu)
     cmd = env_cfg.command
     freq = [float(v) for v in cmd.gait_frequency_hz]
@@ -119,7 +124,7 @@ def build_meta(env_cfg: EnvConfig, ppo_cfg: PPOConfig, robot: RobotModel) -> Pol
         },
         gait_frequency_hz=(freq[0] + freq[1]) / 2,
         gait_frequency_range_hz=freq,
-        initial_gait_phase=[0.0, -float(np.pi)],
+        initial_gait_phase=list(gait.INITIAL_PHASE),
         max_tilt_rad=float(cmd.max_tilt_rad),
         min_height_fraction=float(cmd.min_height_fraction),
         randomization=_jsonable(to_dict(env_cfg.randomization)),
@@ -136,6 +141,8 @@ def _jsonable(value: Any) -> Any:
 
 def write_meta(model: onnx.ModelProto, meta: PolicyMeta) -> None:
     """Replace the model's metadata_props with ``meta`` (one JSON value per field)."""
+    import onnx
+
     del model.metadata_props[:]
     onnx.helper.set_model_props(
         model,
@@ -150,6 +157,8 @@ class PolicyFileError(ValueError):
 
 def load_model(path: str | os.PathLike, load_external_data: bool = True) -> onnx.ModelProto:
     """The ONNX model at ``path``; PolicyFileError (one line) if it is missing or does not parse."""
+    import onnx
+
     path = Path(path)
     if not path.is_file():
         raise PolicyFileError(f"{path}: no such file")
@@ -164,6 +173,8 @@ def read_meta(model: onnx.ModelProto | str | os.PathLike | bytes, source: str | 
 
     ``source`` (e.g. the file's path) prefixes the error messages; paths prefix themselves.
     """
+    import onnx
+
     if isinstance(model, bytes):
         try:
             model = onnx.load_from_string(model)
@@ -172,8 +183,15 @@ def read_meta(model: onnx.ModelProto | str | os.PathLike | bytes, source: str | 
     elif not isinstance(model, onnx.ModelProto):
         source = source or str(model)
         model = load_model(model, load_external_data=False)
+    return meta_from_props({p.key: p.value for p in model.metadata_props}, source)
+
+
+def meta_from_props(props: dict[str, str], source: str | None = None) -> PolicyMeta:
+    """PolicyMeta from an ONNX file's metadata_props (key -> JSON text); PolicyFileError if it has none.
+
+    onnxruntime exposes the same map as ``session.get_modelmeta().custom_metadata_map``.
+    """
     where = f"{source}: " if source else ""
-    props = {p.key: p.value for p in model.metadata_props}
     if SCHEMA_KEY not in props:
         raise PolicyFileError(
             f"{where}an ONNX model, but not an mjx_walker policy (no mjx_walker metadata: "

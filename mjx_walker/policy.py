@@ -74,7 +74,7 @@ def save_policy(path: str | os.PathLike, env_cfg: EnvConfig, ppo_cfg: PPOConfig,
     try:
         blob = serialization.to_bytes({"normalizer": normalizer, "params": params})
         (tmp / POLICY_PARAMS).write_bytes(blob)
-        meta = {"env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg)}
+        meta = {"env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg), "sizes": recorded_sizes(normalizer)}
         (tmp / POLICY_META).write_text(json.dumps(meta, indent=2))
         if path.exists():
             old = path.with_name(f".{path.name}.old")
@@ -100,11 +100,9 @@ def load_policy(path: str | os.PathLike) -> Policy:
     meta = json.loads(meta_file.read_text())
     env_cfg = from_dict(EnvConfig, meta["env"])
     ppo_cfg = from_dict(PPOConfig, meta["ppo"])
-    from mjx_walker.observation import actor_layout, critic_layout
-
-    nu = _action_size(env_cfg)
-    networks = make_networks(actor_layout(nu).size, critic_layout(nu).size, nu, ppo_cfg)
-    template = init_policy_params(networks, actor_layout(nu).size, critic_layout(nu).size, jax.random.PRNGKey(0))
+    actor, critic, nu = network_sizes(meta, env_cfg)
+    networks = make_networks(actor, critic, nu, ppo_cfg)
+    template = init_policy_params(networks, actor, critic, jax.random.PRNGKey(0))
     restored = serialization.from_bytes(template, (path / POLICY_PARAMS).read_bytes())
     return Policy(env_cfg, ppo_cfg, restored["normalizer"], restored["params"], networks)
 
@@ -120,8 +118,29 @@ def init_policy_params(networks: Any, actor_size: int, critic_size: int, key: ja
     return {"normalizer": normalizer, "params": networks.policy_network.init(key)}
 
 
-def _action_size(env_cfg: EnvConfig) -> int:
-    """Number of actuated joints of the config's robot (builds the MuJoCo model, no MJX)."""
-    from mjx_walker.model import build_robot_model
+def recorded_sizes(normalizer: Any) -> dict[str, int]:
+    """{actor, critic, action} sizes of a policy, from its observation normalizer, as policy files record them."""
+    from mjx_walker.obs_terms import ACTOR_TERMS, joints_for_size
 
-    return build_robot_model(env_cfg.robot.name, env_cfg.sim).nu
+    actor = int(normalizer.mean[ACTOR_KEY].shape[-1])
+    return {
+        "actor": actor,
+        "critic": int(normalizer.mean[CRITIC_KEY].shape[-1]),
+        "action": joints_for_size(ACTOR_TERMS, actor),
+    }
+
+
+def network_sizes(meta: dict[str, Any], env_cfg: EnvConfig) -> tuple[int, int, int]:
+    """(actor obs, critic obs, action) sizes recorded in a policy's or checkpoint's ``meta``.
+
+    Files written before the sizes were recorded (the first shipped policies) lack them: then the
+    robot's MuJoCo model is built to count its joints.
+    """
+    if "sizes" in meta:
+        sizes = meta["sizes"]
+        return int(sizes["actor"]), int(sizes["critic"]), int(sizes["action"])
+    from mjx_walker.model import build_robot_model
+    from mjx_walker.observation import actor_layout, critic_layout
+
+    nu = build_robot_model(env_cfg.robot.name, env_cfg.sim).nu
+    return actor_layout(nu).size, critic_layout(nu).size, nu

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from mjx_walker import gait
 from mjx_walker.obs_terms import TERMS, check_layout, layout_json
 
 REQUIRED = ("robot", "ctrl_dt", "sim_dt", "action_scale", "observation")
@@ -135,7 +136,14 @@ def spec_meta(spec: dict[str, Any], source: str, obs_dim: int | str | None = Non
     ``obs_dim`` is the ONNX input's size; it must equal the observation layout's size.
     """
     from mjx_walker.configs import CommandConfig, NoiseConfig, RandomizationConfig, SimConfig, to_dict
-    from mjx_walker.model import build_robot_model
+
+    try:  # the robot model fills in joint order, limits and default gains
+        from mjx_walker.model import build_robot_model
+    except ImportError as err:
+        raise SpecError(
+            f"{source}: reading a policy spec needs the robot's MuJoCo model, and this install lacks mujoco "
+            f'({err}): pip install "mjx_walker[train]"'
+        ) from err
     from mjx_walker.onnx_meta import PolicyMeta, package_versions
     from mjx_walker.robots import ROBOTS
 
@@ -168,11 +176,11 @@ def spec_meta(spec: dict[str, Any], source: str, obs_dim: int | str | None = Non
             f"{where}: the observation terms add up to {size} numbers for {nu} joints "
             f"({[(b['name'], b['size']) for b in layout]}), but the ONNX input takes {obs_dim}"
         )
-    gait = any(b["name"].startswith("gait_phase") for b in layout)
-    if gait and "gait_frequency_hz" not in spec:
+    has_gait = any(b["name"].startswith("gait_phase") for b in layout)
+    if has_gait and "gait_frequency_hz" not in spec:
         raise SpecError(f"{where}: the observation has a gait phase term, so gait_frequency_hz is required")
     freq = _positive(spec, "gait_frequency_hz", where) if "gait_frequency_hz" in spec else 0.0
-    phase = _vector(spec, "initial_gait_phase", 2, np.array([0.0, -math.pi]), where)
+    phase = _vector(spec, "initial_gait_phase", 2, np.array(gait.INITIAL_PHASE), where)
     cmd = CommandConfig()
     default_ranges = {k: list(getattr(cmd, k)) for k in COMMAND_KEYS}
     ranges = _ranges(spec, "command_ranges", COMMAND_KEYS, default_ranges, where)

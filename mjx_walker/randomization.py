@@ -15,6 +15,7 @@ from mujoco import mjx
 
 from mjx_walker.configs import RandomizationConfig, Range
 from mjx_walker.model import RobotModel
+from mjx_walker.physics_shift import shift_friction, shift_masses
 from mjx_walker.state import PhysicsParams
 
 
@@ -78,20 +79,13 @@ def apply_params(model: mjx.Model, robot: RobotModel, params: PhysicsParams) -> 
     """The nominal MJX model with one env's friction, masses, COM and joint properties."""
     m = robot.mj_model
     torso = robot.torso_body
-    mass = jnp.asarray(m.body_mass) * params.mass_scale
-    inertia = jnp.asarray(m.body_inertia) * params.mass_scale[:, None]
-    # The payload sits at the torso COM: mass grows and inertia grows in proportion.
-    torso_ratio = (mass[torso] + params.payload) / mass[torso]
-    mass = mass.at[torso].add(params.payload)
-    inertia = inertia.at[torso].multiply(torso_ratio)
+    mass, inertia = shift_masses(
+        jnp.asarray(m.body_mass), jnp.asarray(m.body_inertia), params.mass_scale, params.payload, torso
+    )
     ipos = jnp.asarray(m.body_ipos).at[torso].add(params.com_offset)
-
-    # The floor has the highest contact priority (models/scene_overrides.xml), so its friction is
-    # the contact friction of every foot-floor contact; explicit floor-foot pairs carry their own.
-    geom_friction = jnp.asarray(m.geom_friction).at[robot.floor_geom, 0].set(params.friction)
-    pair_friction = jnp.asarray(m.pair_friction)
-    if robot.floor_pairs.size:
-        pair_friction = pair_friction.at[robot.floor_pairs, 0:2].set(params.friction)
+    geom_friction, pair_friction = shift_friction(
+        jnp.asarray(m.geom_friction), jnp.asarray(m.pair_friction), robot.floor_geom, robot.floor_pairs, params.friction
+    )
 
     dofs = robot.dof_adr
     armature = jnp.asarray(m.dof_armature).at[dofs].multiply(params.armature_scale)

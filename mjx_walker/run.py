@@ -12,7 +12,7 @@ from mjx_walker.policy_spec import SpecError
 from mjx_walker.runner.inference import PolicyMismatchError
 from mjx_walker.runner.loop import BackendMismatchError
 from mjx_walker.runner.safety import SafetyError
-from mjx_walker.runner.session import BACKENDS, run_policy
+from mjx_walker.runner.session import BACKENDS, BackendUnavailableError, run_policy
 
 
 def parse_command(text: str) -> tuple[float, float, float]:
@@ -43,7 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = run_policy(args.policy, args.backend, args.command, args.duration, args.realtime, spec=args.spec)
-    except (PolicyFileError, PolicyMismatchError, SpecError, BackendMismatchError, SafetyError) as err:
+    except (
+        PolicyFileError,
+        PolicyMismatchError,
+        SpecError,
+        BackendMismatchError,
+        BackendUnavailableError,
+        SafetyError,
+    ) as err:
         return user_error(parser.prog, err)
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted; the motors were left damped", file=sys.stderr)

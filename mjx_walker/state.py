@@ -6,6 +6,10 @@ import jax
 from flax import struct
 from mujoco import mjx
 
+from mjx_walker.sensing import Measurement  # the robot's readings: part of the NumPy-only contract
+
+__all__ = ["EnvState", "Measurement", "Observation", "PhysicsParams"]
+
 
 @struct.dataclass
 class PhysicsParams:
@@ -21,16 +25,6 @@ class PhysicsParams:
     damping_scale: jax.Array  # (nu,) passive joint damping multiplier
     frictionloss_scale: jax.Array  # (nu,)
     lag: jax.Array  # () int32, PD target delay in physics substeps
-
-
-@struct.dataclass
-class Measurement:
-    """What the robot's own sensors report: IMU and joint encoders."""
-
-    gyro: jax.Array  # (3,) rad/s, angular velocity in the IMU frame
-    gravity: jax.Array  # (3,) unit gravity direction in the IMU frame ((0, 0, -1) upright)
-    joint_pos: jax.Array  # (nu,) rad
-    joint_vel: jax.Array  # (nu,) rad/s
 
 
 @struct.dataclass

@@ -1,4 +1,16 @@
+"""``python -m mjx_walker.train``: the training command line (its code is :func:`mjx_walker.training.main`).
+
+This file only runs; it is never imported. Imported as ``mjx_walker.train`` it would replace the
+package's ``train`` function with this module, and ``from mjx_walker import train`` would return a
+module. So an import fails with directions, and the package attribute stays the function.
+"""
+
+if __name__ != "__main__":
+    raise ImportError(
+        "mjx_walker.train is the command line (python -m mjx_walker.train), not a module to import: "
+        "for the function use `from mjx_walker import train`; for the CLI in code, mjx_walker.training.main"
+    )
+
 from mjx_walker.training import main
 
-if __name__ == "__main__":
-    main()
+main()

@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from mjx_walker import run_dir as rd
-from mjx_walker.configs import ConfigError, EnvConfig, from_dict
+from mjx_walker.configs import ConfigError, EnvConfig, RobotConfig, from_dict
 from mjx_walker.host_devices import check_host_device_count, check_host_devices, choose_host_devices
 from mjx_walker.ppo_config import PPOConfig
+
+DEFAULT_ROBOT = RobotConfig().name
 
 
 class TrainingDiverged(RuntimeError):
@@ -378,12 +380,14 @@ def _parser() -> argparse.ArgumentParser:
         f"--set sections: {', '.join(SECTIONS)}\n"
         "  (e.g. --set ppo.num_envs=32 --set push.enabled=False)",
     )
-    parser.add_argument("--robot", default="berkeley_humanoid", choices=sorted(ROBOTS))
+    parser.add_argument(
+        "--robot", default=None, choices=sorted(ROBOTS), help="default: berkeley_humanoid (not with --resume)"
+    )
     parser.add_argument(
         "--preset",
         default=None,
         choices=sorted(PRESETS),
-        help="default: gpu if a GPU is present, else cpu",
+        help="default: gpu if a GPU is present, else cpu (not with --resume)",
     )
     parser.add_argument("--out", default=None, help="run directory (default runs/<robot>-<preset>-<timestamp>)")
     parser.add_argument(
@@ -438,8 +442,21 @@ def _cli_configs(args: argparse.Namespace, preset: str) -> tuple[EnvConfig, PPOC
     if args.resume:
         saved = rd.read_config(Path(args.resume))
         base = (from_dict(EnvConfig, saved["env"]), from_dict(PPOConfig, saved["ppo"]))
+        # A resumed run keeps its saved configs: options that would choose others are refused, not ignored.
+        robot = base[0].robot.name
+        if args.robot is not None and args.robot != robot:
+            raise ConfigError(
+                f"--robot {args.robot} conflicts with the run being resumed ({args.resume} trains {robot}); "
+                "a resumed run keeps its saved configs: drop --robot"
+            )
+        for flag, value in (("--preset", args.preset), ("--out", args.out)):
+            if value is not None:
+                raise ConfigError(
+                    f"{flag} {value} does not apply with --resume: the run continues in {args.resume} with "
+                    f"its saved configs; drop {flag} (change settings with --set, the same on every call)"
+                )
     else:
-        base = get_preset(args.robot, preset)
+        base = get_preset(args.robot or DEFAULT_ROBOT, preset)
     return apply_overrides(*base, args.overrides)
 
 
@@ -480,7 +497,7 @@ def main(argv: list[str] | None = None) -> TrainResult:
         )
         env_cfg, ppo_cfg = _cli_configs(args, preset)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = args.out or f"runs/{args.robot}-{preset}-{stamp}"
+        out = args.out or f"runs/{args.robot or DEFAULT_ROBOT}-{preset}-{stamp}"
         return train(env_cfg, ppo_cfg, out, show_progress=not args.no_progress, time_limit_s=args.time_limit)
     except (ConfigError, FileExistsError, FileNotFoundError, rd.RunDirError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jax
 import numpy as np
 
@@ -57,3 +59,25 @@ def test_incomplete_checkpoints_are_ignored(tmp_path):
     ck.save_checkpoint(root, 400, 2, (normalizer, policy, value), env, ppo)
     assert not list(root.glob("*orbax-checkpoint-tmp*"))  # leftovers cleaned on the next save
     assert ck.complete_steps(root) == [100, 400]
+
+
+def test_policy_files_record_their_sizes_and_load_without_the_scene(tmp_path, monkeypatch):
+    """Checkpoints and policy dirs carry {actor, critic, action} sizes; loading them builds no MuJoCo model."""
+    import mjx_walker.model
+    from mjx_walker.observation import actor_layout, critic_layout
+    from mjx_walker.policy import load_policy, save_policy
+
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    _, normalizer, policy, value = ck.param_templates(env, ppo)  # old-style meta: counts joints in the scene
+    expected = {"actor": actor_layout(12).size, "critic": critic_layout(12).size, "action": 12}
+    path = ck.save_checkpoint(tmp_path / "checkpoints", 100, 1, (normalizer, policy, value), env, ppo)
+    pol_dir = save_policy(tmp_path / "policy", env, ppo, normalizer, policy)
+
+    def no_scene(*args, **kwargs):
+        raise AssertionError("the MuJoCo scene was built just to count joints")
+
+    monkeypatch.setattr(mjx_walker.model, "build_robot_model", no_scene)
+    meta, restored, _ = ck.load_checkpoint(path)
+    assert meta["sizes"] == expected
+    assert json.loads((pol_dir / "policy.json").read_text())["sizes"] == expected
+    assert load_policy(pol_dir).act(np.zeros((1, expected["actor"]), np.float32)).shape == (1, 12)

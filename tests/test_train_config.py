@@ -358,3 +358,49 @@ def test_brax_env_reports_nonfinite_steps_as_a_metric():
     assert float(stepped.metrics[NONFINITE_METRIC]) == 1.0
     assert set(stepped.metrics) == set(state.metrics)  # same pytree in and out, as Brax's scan needs
     assert f"eval/episode_{NONFINITE_METRIC}" == "eval/episode_health/nonfinite_resets"
+
+
+def test_importing_the_cli_module_never_shadows_the_train_function():
+    """``import mjx_walker.train`` fails with directions; ``from mjx_walker import train`` stays the function."""
+    import mjx_walker
+    from mjx_walker.training import train as impl
+
+    with pytest.raises(ImportError, match="from mjx_walker import train"):
+        import mjx_walker.train  # noqa: F401
+    from mjx_walker import train as package_train
+
+    assert package_train is impl and mjx_walker.train is impl
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--robot", "t1"], "--robot t1 conflicts with the run being resumed"),
+        (["--preset", "gpu"], "--preset gpu does not apply with --resume"),
+        (["--out", "elsewhere"], "--out elsewhere does not apply with --resume"),
+    ],
+)
+def test_resume_refuses_options_it_would_ignore(tmp_path, monkeypatch, capsys, flags, words):
+    """--robot/--preset/--out that a resumed run would not honour end the CLI with one line, exit 2, before JAX."""
+    from mjx_walker import training
+
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    rd.write_config(tmp_path, rd.resolved_config(env, ppo, 1))
+    monkeypatch.setattr(training, "_setup_jax", lambda *a, **k: pytest.fail("JAX set up before the check"))
+    with pytest.raises(SystemExit) as exit_:
+        training.main(["--resume", str(tmp_path), *flags])
+    assert exit_.value.code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and words in err[0]
+
+
+def test_resume_accepts_the_runs_own_robot(tmp_path):
+    """Naming the resumed run's own robot is not a conflict."""
+    import argparse
+
+    from mjx_walker import training
+
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    rd.write_config(tmp_path, rd.resolved_config(env, ppo, 1))
+    args = argparse.Namespace(resume=str(tmp_path), robot="berkeley_humanoid", preset=None, out=None, overrides=[])
+    assert training._cli_configs(args, "") == (env, ppo)

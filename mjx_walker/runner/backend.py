@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mjx_walker.sensing import Measurement
+
 
 @dataclass(frozen=True)
 class RobotState:
@@ -49,6 +51,11 @@ class RobotState:
     gyro: np.ndarray  # (3,) rad/s, IMU frame
     gravity: np.ndarray  # (3,) unit gravity direction in the IMU frame
     base_linvel: np.ndarray | None = None  # (3,) m/s, IMU-site velocity, IMU frame: simulation only
+
+    @property
+    def measurement(self) -> Measurement:
+        """The sensor readings as training's :class:`~mjx_walker.sensing.Measurement`."""
+        return Measurement(self.gyro, self.gravity, self.joint_pos, self.joint_vel)
 
 
 class Clock(abc.ABC):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mjx_walker.obs_terms import check_layout
-from mjx_walker.onnx_meta import INPUT_NAME, OUTPUT_NAME, PolicyFileError, PolicyMeta, load_model, read_meta
+from mjx_walker.onnx_meta import INPUT_NAME, OUTPUT_NAME, PolicyFileError, PolicyMeta, meta_from_props
 from mjx_walker.policy_spec import load_spec, spec_meta
 
 PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -60,14 +60,8 @@ class OnnxPolicy:
         import onnxruntime as ort
 
         self.path = Path(path)
-        model = load_model(self.path)
-        if spec is None:
-            self.meta = read_meta(model, source=str(self.path))
-        else:
-            dims = model.graph.input[0].type.tensor_type.shape.dim if model.graph.input else []
-            obs_dim = dims[-1].dim_value if dims and dims[-1].dim_value else None
-            self.meta = spec_meta(load_spec(spec), str(spec), obs_dim)
-        self.input_name = self.meta.extra.get("input") or INPUT_NAME
+        if not self.path.is_file():
+            raise PolicyFileError(f"{self.path}: no such file")
         providers = choose_providers() if providers is None else providers
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # a small MLP: threads cost more than they save
@@ -77,11 +71,20 @@ class OnnxPolicy:
             else p
             for p in providers
         ]
+        # onnxruntime alone reads graph and metadata: the robot needs neither the onnx package nor JAX
         try:
-            self.session = ort.InferenceSession(model.SerializeToString(), options, providers=provider_args)
+            self.session = ort.InferenceSession(str(self.path), options, providers=provider_args)
         except Exception as err:  # onnxruntime's own exception types (InvalidGraph, Fail, ...)
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise PolicyFileError(f"{self.path}: onnxruntime cannot load this model ({first})") from err
+            raise PolicyFileError(f"{self.path}: not an ONNX model onnxruntime can load ({first})") from err
+        if spec is None:
+            props = dict(self.session.get_modelmeta().custom_metadata_map)
+            self.meta = meta_from_props(props, source=str(self.path))
+        else:
+            shape = self.session.get_inputs()[0].shape if self.session.get_inputs() else []
+            obs_dim = shape[-1] if shape and isinstance(shape[-1], int) else None
+            self.meta = spec_meta(load_spec(spec), str(spec), obs_dim)
+        self.input_name = self.meta.extra.get("input") or INPUT_NAME
         self.provider = self.session.get_providers()[0]
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         foreign = spec is not None

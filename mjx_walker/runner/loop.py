@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mjx_walker import gait
 from mjx_walker.obs_terms import build_obs, sim_only_terms
 from mjx_walker.onnx_meta import PolicyMeta
 from mjx_walker.runner.backend import Clock, RobotBackend, RobotState
@@ -97,11 +98,8 @@ def readings(
     state: RobotState, default: np.ndarray, last_action: np.ndarray, command: np.ndarray, phase: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Everything an observation term reads (see :func:`mjx_walker.obs_terms.build_obs`), float32."""
-    out = {
-        "gyro": np.asarray(state.gyro, np.float32),
-        "gravity": np.asarray(state.gravity, np.float32),
-        "joint_pos": np.asarray(state.joint_pos, np.float32),
-        "joint_vel": np.asarray(state.joint_vel, np.float32),
+    out = {name: np.asarray(value, np.float32) for name, value in state.measurement._asdict().items()}
+    out |= {
         "default_joint_pos": default,
         "last_action": last_action,
         "command": command,
@@ -140,9 +138,8 @@ def _policy_target(
     if not (safety.check_latency(clock.now() - clock_t0) and safety.check_action(raw, meta.nu)):
         return None, None
     action = np.clip(raw, -1.0, 1.0)
-    dphase = np.float32(2.0 * np.pi * meta.gait_frequency_hz * meta.ctrl_dt)
     memory.last_action = action
-    memory.phase = (np.mod(memory.phase + dphase + np.pi, 2 * np.pi) - np.pi).astype(np.float32)
+    memory.phase = gait.advance(memory.phase, meta.gait_frequency_hz, meta.ctrl_dt).astype(np.float32)
     stats.policy_ticks += 1
     return action, meta.array("default_joint_pos") + meta.action_scale * action
 

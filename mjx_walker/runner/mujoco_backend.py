@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
+from mjx_walker import lag, sensing
 from mjx_walker.configs import SimConfig
 from mjx_walker.model import RobotModel, build_robot_model
 from mjx_walker.pd import pd_torque
+from mjx_walker.physics_shift import shift_friction, shift_masses
 from mjx_walker.runner.backend import Clock, RobotBackend, RobotState, SimClock
 
 _NOISE_KEYS = ("gyro", "gravity", "joint_pos", "joint_vel")
@@ -44,18 +46,14 @@ class SimShift:
 def shifted_model(robot: RobotModel, shift: SimShift) -> mujoco.MjModel:
     """A copy of the robot's MjModel with friction, masses and payload shifted."""
     m = copy.deepcopy(robot.mj_model)
-    m.body_mass[1:] *= shift.mass_scale
-    m.body_inertia[1:] *= shift.mass_scale
-    torso = robot.torso_body
-    if shift.payload_kg:
-        ratio = (m.body_mass[torso] + shift.payload_kg) / m.body_mass[torso]
-        m.body_mass[torso] += shift.payload_kg
-        m.body_inertia[torso] *= ratio
+    # the same functions as training's randomization (mjx_walker.randomization.apply_params)
+    m.body_mass[:], m.body_inertia[:] = shift_masses(
+        m.body_mass, m.body_inertia, shift.mass_scale, shift.payload_kg, robot.torso_body
+    )
     if shift.friction is not None:
-        # as in training (randomization.apply_params): the floor out-ranks the feet in contact priority
-        m.geom_friction[robot.floor_geom, 0] = shift.friction
-        if robot.floor_pairs.size:
-            m.pair_friction[robot.floor_pairs, 0:2] = shift.friction
+        m.geom_friction[:], m.pair_friction[:] = shift_friction(
+            m.geom_friction, m.pair_friction, robot.floor_geom, robot.floor_pairs, shift.friction
+        )
     return m
 
 
@@ -87,11 +85,11 @@ class MuJoCoBackend(RobotBackend):
         self._t0 = self.clock.now()
         self._rng = np.random.default_rng(self.shift.seed)
         self._imu_body = int(self.model.site_bodyid[self.robot.imu_site])
-        n = self.shift.lag_substeps + 1
-        # Command history, newest first: targets (n, nu) rad, kp (n, nu), kd (n, nu).
-        self._targets = np.tile(self.robot.default_joint_pos, (n, 1))
-        self._kp = np.tile(self.robot.kp, (n, 1)).astype(float)
-        self._kd = np.tile(self.robot.kd, (n, 1)).astype(float)
+        # Command history (mjx_walker.lag, as in training), newest first: targets, kp, kd (lag + 1, nu).
+        n = self.shift.lag_substeps
+        self._targets = lag.init_buffer(np.asarray(self.robot.default_joint_pos, float), n)
+        self._kp = lag.init_buffer(np.asarray(self.robot.kp, float), n)
+        self._kd = lag.init_buffer(np.asarray(self.robot.kd, float), n)
         self._cmd = (self.robot.default_joint_pos.copy(), self._kp[0].copy(), self._kd[0].copy())
         self.substeps = 0
 
@@ -100,10 +98,10 @@ class MuJoCoBackend(RobotBackend):
         """Encoders and IMU after catching physics up with the clock (noisy if configured)."""
         self._sync()
         d, r = self.data, self.robot
-        rot = d.site_xmat[r.imu_site].reshape(3, 3)  # IMU frame -> world
+        gyro, gravity = sensing.imu_reading(d.site_xmat[r.imu_site].reshape(3, 3), d.cvel[self._imu_body, :3])
         readings = {
-            "gyro": rot.T @ d.cvel[self._imu_body, :3],
-            "gravity": rot.T @ np.array([0.0, 0.0, -1.0]),
+            "gyro": gyro,
+            "gravity": gravity,
             "joint_pos": d.qpos[r.qpos_adr].copy(),
             "joint_vel": d.qvel[r.dof_adr].copy(),
         }
@@ -134,16 +132,16 @@ class MuJoCoBackend(RobotBackend):
     def _substep(self) -> None:
         """One physics step with the lagged PD command."""
         target, kp, kd = self._cmd
-        for buf, new in ((self._targets, target), (self._kp, kp), (self._kd, kd)):
-            buf[1:] = buf[:-1].copy()
-            buf[0] = new
-        lag, r, d = self.shift.lag_substeps, self.robot, self.data
+        self._targets = lag.push(self._targets, target)
+        self._kp = lag.push(self._kp, kp)
+        self._kd = lag.push(self._kd, kd)
+        delay, r, d = self.shift.lag_substeps, self.robot, self.data
         tau = pd_torque(
             d.qpos[r.qpos_adr],
             d.qvel[r.dof_adr],
-            self._targets[lag],
-            self._kp[lag] * self.shift.kp_scale,
-            self._kd[lag] * self.shift.kd_scale,
+            lag.read(self._targets, delay),
+            lag.read(self._kp, delay) * self.shift.kp_scale,
+            lag.read(self._kd, delay) * self.shift.kd_scale,
             r.torque_limit,
         )
         d.ctrl[:] = tau
@@ -183,5 +181,6 @@ class MuJoCoBackend(RobotBackend):
     def fallen(self, min_height_fraction: float, max_tilt_rad: float) -> bool:
         """Training's termination test: too low, too tilted, or a non-finite state."""
         finite = bool(np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
-        low = self.base_height() < min_height_fraction * self.robot.standing_height
-        return (not finite) or low or self.tilt() > max_tilt_rad
+        root_rot = self.data.xmat[self.robot.root_body].reshape(3, 3)
+        min_height = min_height_fraction * self.robot.standing_height
+        return (not finite) or bool(sensing.fell(root_rot, self.base_height(), max_tilt_rad, min_height))

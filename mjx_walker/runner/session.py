@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,10 +14,16 @@ from mjx_walker.onnx_meta import PolicyMeta
 from mjx_walker.runner.backend import RobotBackend, SimClock, WallClock
 from mjx_walker.runner.inference import OnnxPolicy
 from mjx_walker.runner.loop import RunStats, Tick, run_loop
-from mjx_walker.runner.mujoco_backend import MuJoCoBackend, SimShift
 from mjx_walker.runner.safety import SafetyConfig
 
+if TYPE_CHECKING:  # the simulated backend needs mujoco; a hardware run does not import it
+    from mjx_walker.runner.mujoco_backend import SimShift
+
 BACKENDS = ("mujoco",)
+
+
+class BackendUnavailableError(RuntimeError):
+    """The named backend cannot run in this install (e.g. the simulator on a robot-only install)."""
 
 
 def sim_config(meta: PolicyMeta) -> SimConfig:
@@ -32,6 +39,14 @@ def sim_config(meta: PolicyMeta) -> SimConfig:
 def make_backend(name: str, meta: PolicyMeta, realtime: bool = False, shift: SimShift | None = None) -> RobotBackend:
     """A backend by name for the policy's robot; hardware backends register here."""
     if name == "mujoco":
+        try:
+            from mjx_walker.runner.mujoco_backend import MuJoCoBackend
+        except ImportError as err:  # a robot-only install: numpy and onnxruntime
+            raise BackendUnavailableError(
+                f"backend 'mujoco' (the simulated robot) needs the mujoco package and the robot assets, "
+                f'which this install lacks ({err}): pip install "mjx_walker[train]", or run a hardware backend'
+            ) from err
+
         clock = WallClock() if realtime else SimClock()
         return MuJoCoBackend(meta.robot, shift=shift, clock=clock, sim=sim_config(meta))
     raise ValueError(f"unknown backend {name!r}; available: {list(BACKENDS)} (or pass a RobotBackend instance)")
