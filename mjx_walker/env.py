@@ -107,9 +107,7 @@ class WalkEnv:
         state = EnvState(
             data=data,
             params=params,
-            lag_buffer=lag.init_buffer(
-                jnp.asarray(self.default_joint_pos, jnp.float32), cfg.randomization.max_lag_substeps
-            ),
+            lag_buffer=lag.init_buffer(self.default_joint_pos, cfg.randomization.max_lag_substeps),
             command=command,
             gait_phase=jnp.asarray(gait.initial_phase()),
             gait_frequency=jax.random.uniform(key_freq, (), jnp.float32, *cfg.command.gait_frequency_hz),
