@@ -460,6 +460,16 @@ def _cli_configs(args: argparse.Namespace, preset: str) -> tuple[EnvConfig, PPOC
     return apply_overrides(*base, args.overrides)
 
 
+def _interrupted(run: str | None) -> str:
+    """One line after Ctrl-C: what was kept and how to go on."""
+    from mjx_walker.checkpointing import complete_steps
+
+    steps = complete_steps(Path(run) / rd.CHECKPOINTS) if run else []
+    if not steps:
+        return f"interrupted before the first checkpoint of {run}: nothing to resume, start again"
+    return f"interrupted; kept {run} at {steps[-1]:,} env steps: python -m mjx_walker.train --resume {run}"
+
+
 def main(argv: list[str] | None = None) -> TrainResult:
     """CLI: ``python -m mjx_walker.train [--robot] [--preset] [--out] [--resume] [--set ...]``."""
     args = _parser().parse_args(argv)
@@ -479,9 +489,11 @@ def main(argv: list[str] | None = None) -> TrainResult:
         f"devices: {jax.local_device_count()} x {jax.local_devices()[0].device_kind} ({backend})",
         file=sys.stderr,
     )
+    run = args.resume
     try:
         if args.resume:
             env_cfg, ppo_cfg = _cli_configs(args, "")
+            print(f"run: {run} (resumed)", file=sys.stderr)
             return train(
                 env_cfg,
                 ppo_cfg,
@@ -497,8 +509,12 @@ def main(argv: list[str] | None = None) -> TrainResult:
         )
         env_cfg, ppo_cfg = _cli_configs(args, preset)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = args.out or f"runs/{args.robot or DEFAULT_ROBOT}-{preset}-{stamp}"
-        return train(env_cfg, ppo_cfg, out, show_progress=not args.no_progress, time_limit_s=args.time_limit)
+        run = args.out or f"runs/{args.robot or DEFAULT_ROBOT}-{preset}-{stamp}"
+        print(f"run: {run}", file=sys.stderr)
+        return train(env_cfg, ppo_cfg, run, show_progress=not args.no_progress, time_limit_s=args.time_limit)
+    except KeyboardInterrupt:
+        print(_interrupted(run), file=sys.stderr)
+        raise SystemExit(130) from None
     except (ConfigError, FileExistsError, FileNotFoundError, rd.RunDirError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err

@@ -404,3 +404,32 @@ def test_resume_accepts_the_runs_own_robot(tmp_path):
     rd.write_config(tmp_path, rd.resolved_config(env, ppo, 1))
     args = argparse.Namespace(resume=str(tmp_path), robot="berkeley_humanoid", preset=None, out=None, overrides=[])
     assert training._cli_configs(args, "") == (env, ppo)
+
+
+@pytest.mark.parametrize("with_checkpoint", [False, True])
+def test_ctrl_c_is_one_line_that_says_how_to_go_on(tmp_path, monkeypatch, capsys, with_checkpoint):
+    """Ctrl-C during training: no traceback; the run dir and the --resume command (or that none is kept), exit 130."""
+    from mjx_walker import checkpointing as ck
+    from mjx_walker import training
+
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    run = tmp_path / "run"
+    if with_checkpoint:
+        _, normalizer, policy, value = ck.param_templates(env, ppo)
+        ck.save_checkpoint(run / rd.CHECKPOINTS, 20480, 1, (normalizer, policy, value), env, ppo)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "_setup_jax", lambda *a, **k: 1)  # JAX is already up in this process
+    monkeypatch.setattr(training, "train", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        training.main(["--preset", "test", "--out", str(run), "--no-progress"])
+    assert exit_.value.code == 130
+    err = capsys.readouterr().err
+    assert f"run: {run}" in err and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    if with_checkpoint:
+        assert last == f"interrupted; kept {run} at 20,480 env steps: python -m mjx_walker.train --resume {run}"
+    else:
+        assert last.startswith("interrupted before the first checkpoint") and "start again" in last
