@@ -2,6 +2,7 @@
 
     python experiments/benchmark_training.py [--robot berkeley_humanoid] [--preset cpu] [--epochs 3]
     python experiments/benchmark_training.py --preset gpu --epochs 3                      # on a GPU
+    python experiments/benchmark_training.py --preset test --epochs 3 --processes 2      # 1 vs 2 processes
 
 Runs ``mjx_walker.training.train`` (Brax PPO, as ``python -m mjx_walker.train`` does) on the
 preset's env and PPO configs, cut to ``--epochs`` epochs of the preset's own epoch size
@@ -18,13 +19,22 @@ temporary run directory. From its ``metrics.jsonl`` (one row per eval: env steps
 On CPU, like the CLI, JAX gets one XLA host device per core (``--host-devices`` to change it) and
 Brax pmaps over them; the device count is recorded. ``MJX_WALKER_JAX_CACHE`` (persistent
 compilation cache) would make the compile times meaningless: the record says whether it was set.
+
+``--processes N`` (N > 1) measures the same training as N cooperating processes on this machine
+(``jax.distributed`` over localhost, as the README's launch lines) and, in the same run, as one
+process for reference; it prints both and records env steps/s in total and per device.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import socket
+import subprocess
+import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import _record
@@ -76,9 +86,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--epochs", type=int, default=3, help="epochs to train (>= 2 for a steady-state rate)")
     parser.add_argument("--host-devices", type=int, default=None, help="CPU only: XLA host devices (default: cores)")
     parser.add_argument("--out", default=None, help="results folder (default experiments/results)")
+    parser.add_argument("--processes", type=int, default=1, help="> 1: N local processes against 1 process")
+    parser.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)  # COORDINATOR N I
+    parser.add_argument("--child-result", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be >= 1")
+    if args.processes < 1:
+        parser.error("--processes must be >= 1")
+    if args.processes > 1:
+        return compare_processes(args)
+    if args.child:
+        return run_child(args)
 
     from mjx_walker.presets import get_preset
 
@@ -119,6 +138,85 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         jax_compilation_cache=os.environ.get("MJX_WALKER_JAX_CACHE") or jax.config.jax_compilation_cache_dir,
         env_config=to_dict(env_cfg),
         ppo_config=to_dict(ppo_cfg),
+    )
+    print(f"recorded in {_record.write(rec, args.out)}")
+    return rec
+
+
+def _child_cmd(args: argparse.Namespace, result: Path, launch: list[str] | None) -> list[str]:
+    """This script as one measured training process (one of ``launch`` = [coordinator, N, I], or alone)."""
+    cmd = [sys.executable, __file__, "--robot", args.robot, "--epochs", str(args.epochs), "--child-result", str(result)]
+    cmd += ["--preset", args.preset] if args.preset else []
+    cmd += ["--host-devices", str(args.host_devices)] if args.host_devices else []
+    return cmd + ["--child", *(launch or ["-", "1", "0"])]
+
+
+def run_child(args: argparse.Namespace) -> dict[str, Any]:
+    """One process of a measured training; process 0 writes its figures to ``--child-result``."""
+    from mjx_walker import distributed
+    from mjx_walker.presets import get_preset
+
+    coordinator, n, i = args.child[0], int(args.child[1]), int(args.child[2])
+    ppo = get_preset(args.robot, args.preset or "cpu")[1]
+    _setup_jax(args.host_devices, ppo, n, n)  # the processes share this machine's cores
+    if n > 1:
+        distributed.initialize(distributed.Launch(coordinator, n, i))
+    import jax
+
+    from mjx_walker.training import train
+
+    env_cfg, preset_ppo = get_preset(args.robot, args.preset or "cpu")
+    ppo_cfg = cut_to_epochs(preset_ppo, args.epochs)
+    run = Path(args.child_result).parent / "run"  # in the comparison's temporary folder, the same for all
+    result = train(env_cfg, ppo_cfg, run_dir=run, show_progress=False)
+    res = throughput(result.metrics) if jax.process_index() == 0 else {}
+    if jax.process_index() == 0:
+        res.update(processes=n, device_count=jax.device_count(), local_devices=jax.local_device_count())
+        steady = res["steady_env_steps_per_s"]
+        res["steady_env_steps_per_s_per_device"] = steady / jax.device_count() if steady else None
+        Path(args.child_result).write_text(json.dumps(res))
+    return res
+
+
+def compare_processes(args: argparse.Namespace) -> dict[str, Any]:
+    """Train as N local processes and as 1 process (same preset and epochs); print and record both."""
+    from mjx_walker.presets import get_preset
+
+    preset = args.preset or "cpu"
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="bench_processes_") as tmp:
+        for n in (1, args.processes):
+            folder = Path(tmp) / f"p{n}"
+            folder.mkdir()
+            result = folder / "result.json"
+            if n == 1:
+                cmds = [_child_cmd(args, result, None)]
+            else:
+                with socket.socket() as s:
+                    s.bind(("localhost", 0))
+                    port = s.getsockname()[1]
+                cmds = [_child_cmd(args, result, [f"localhost:{port}", str(n), str(i)]) for i in range(n)]
+            procs = [subprocess.Popen(c) for c in cmds]
+            if any(p.wait() for p in procs):
+                raise SystemExit(f"a {n}-process training failed")
+            figures[n] = json.loads(result.read_text())
+    for n, f in figures.items():
+        steady, per = f["steady_env_steps_per_s"], f["steady_env_steps_per_s_per_device"]
+        print(
+            f"{n} process(es), {f['device_count']} device(s): steady {steady:,.0f} env steps/s "
+            f"({per:,.0f} per device), time to first trained eval {f['time_to_first_trained_eval_s']:.0f} s"
+        )
+    one, many = figures[1]["steady_env_steps_per_s"], figures[args.processes]["steady_env_steps_per_s"]
+    print(f"{args.processes} processes / 1 process: {many / one:.2f}x env steps/s")
+    env_cfg, ppo_cfg = get_preset(args.robot, preset)
+    rec = _record.record(
+        f"benchmark_training_processes_{args.robot}_{preset}",
+        {"one_process": figures[1], f"{args.processes}_processes": figures[args.processes], "ratio": many / one},
+        benchmark="training_processes",
+        robot=args.robot,
+        preset=preset,
+        epochs=args.epochs,
+        ppo_config=to_dict(cut_to_epochs(ppo_cfg, args.epochs)),
     )
     print(f"recorded in {_record.write(rec, args.out)}")
     return rec

@@ -51,9 +51,36 @@ VARIANTS: dict[str, list[str]] = {
     # 6M-11M): the same plateau, 0.77-0.93; the falls moved to the corners of the command box
     # (vx >= 0.7 m/s with |vy| >= 0.14, or backward with strong yaw). Not the fix.
     "back_0.3": ["command.lin_vel_x=(-0.3, 0.8)"],
+    # Second stage (fine-tuning, see FINETUNE): the recipe's 12M checkpoint trained 4M env steps more
+    # with a third of each command component at an end of its range (the corners where it falls)
+    # and a third of the learning rate, judged every 0.5M.
+    "edges_ft": [
+        "command.edge_prob=0.3",
+        "ppo.learning_rate=1e-4",
+        "ppo.num_timesteps=4000000",
+        "ppo.num_evals=9",
+    ],
+    # Result (2026-11-29): 0.73/0.80 no-fall at +1M, 0.87/0.87 at +2M (stopped there); every fall
+    # but one a backward command (vx <= -0.07), most within 2-4 s: the forward corners were fixed,
+    # walking backward was not. Next: fwd_ft.
+    # Second stage after back_0.3's 6M checkpoint (52 min of training): forward commands only
+    # (vx 0..0.8 m/s, vy and yaw as before), a third of each component at its range's ends, a third
+    # of the learning rate, 3M env steps judged every 0.5M. The envelope it is judged on is then
+    # forward/sideways/turning, not backward.
+    "fwd_ft": [
+        "command.lin_vel_x=(0.0, 0.8)",
+        "command.edge_prob=0.3",
+        "ppo.learning_rate=1e-4",
+        "ppo.num_timesteps=3000000",
+        "ppo.num_evals=7",
+    ],
     # the first try: 256 envs (on 1 host device, since 2 x 128 hangs) and a wider value net
     "envs_256_1dev": ["ppo.num_envs=256", "ppo.value_hidden_layer_sizes=(512, 256, 128)"],
 }
+
+# Fine-tuning variants: (variant, env steps) of the checkpoint they start from (``train(init_from=)``);
+# their time to walking counts the source run's wall time up to that checkpoint.
+FINETUNE: dict[str, tuple[str, int]] = {"edges_ft": ("recipe", 12042240), "fwd_ft": ("back_0.3", 6021120)}
 
 # Issue 10's bar for walking.
 LAGS_MS = (0.0, 16.0)
@@ -82,6 +109,8 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     """Copy config, metrics, curves and the latest checkpoint of a variant's run into the repo."""
     run, dest = run_dir(args.variant), handoff_dir(args.variant)
     ckpts = checkpoints(run)
+    if args.at:  # the checkpoints to keep (e.g. one a fine-tuning variant starts from), the latest too
+        ckpts = [c for c in ckpts if int(c.name) in set(args.at) or c == ckpts[-1]]
     if not ckpts:
         print(f"error: no checkpoints in {run}", file=sys.stderr)
         return 2
@@ -91,7 +120,8 @@ def cmd_handoff(args: argparse.Namespace) -> int:
     for name in ("config.json", "metrics.jsonl", "learning_curves.png"):
         if (run / name).exists():
             shutil.copy2(run / name, tmp / name)
-    shutil.copytree(ckpts[-1], tmp / "checkpoints" / ckpts[-1].name)
+    for ckpt in ckpts if args.at else ckpts[-1:]:
+        shutil.copytree(ckpt, tmp / "checkpoints" / ckpt.name)
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     print(f"handed off {run} at {int(ckpts[-1].name):,} env steps to {dest.relative_to(ROOT)}")
@@ -104,6 +134,20 @@ def restore_handoff(variant: str) -> None:
     if not (run / "config.json").exists() and (src / "config.json").exists():
         shutil.copytree(src, run, dirs_exist_ok=True)
         print(f"continuing the run handed off in {src.relative_to(ROOT)}")
+
+
+def source_checkpoint(variant: str) -> Path | None:
+    """The checkpoint a fine-tuning variant starts from (its run's, else the handoff's); None if fresh."""
+    if variant not in FINETUNE:
+        return None
+    source, steps = FINETUNE[variant]
+    for root in (run_dir(source), handoff_dir(source)):
+        path = root / "checkpoints" / f"{steps:012d}"
+        if path.is_dir():
+            return path
+    raise FileNotFoundError(
+        f"{variant} starts from {source} at {steps} env steps: no such checkpoint in runs/ or handoff"
+    )
 
 
 def configs(variant: str, robot: str) -> tuple[Any, Any]:
@@ -130,6 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         resume=(run / "config.json").exists(),
         show_progress=not args.no_progress,
         time_limit_s=args.time_limit,
+        init_from=source_checkpoint(args.variant),
     )
     print(f"{args.variant}: {result.env_steps} env steps in {run} (complete {result.complete})")
     return 0
@@ -284,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     train = sub.choices["train"]
     train.add_argument("--time-limit", type=float, default=None, help="stop cleanly within this many seconds")
     train.add_argument("--no-progress", action="store_true")
+    sub.choices["handoff"].add_argument(
+        "--at", type=int, nargs="+", default=None, metavar="STEPS", help="also keep these checkpoints"
+    )
     judge = sub.choices["judge"]
     judge.add_argument("--every", type=int, default=1, help="judge every n-th checkpoint (the latest always)")
     judge.add_argument("--latest", action="store_true", help="only the latest checkpoint")

@@ -132,14 +132,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], tuple[Any,
     return meta, params, networks
 
 
-def policy_from_checkpoint(path: str | os.PathLike) -> Any:
-    """A :class:`mjx_walker.policy.Policy` from one checkpoint directory of a run.
-
-    ``path`` may also be a run's ``checkpoints/`` directory or a run directory: then the latest
-    complete checkpoint is used.
-    """
-    from mjx_walker.policy import Policy
-
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """One checkpoint directory: ``path`` itself, or the latest complete one of a run or its ``checkpoints/``."""
     path = Path(path)
     if (path / "checkpoints").is_dir():
         path = path / "checkpoints"
@@ -148,7 +142,18 @@ def policy_from_checkpoint(path: str | os.PathLike) -> Any:
         if not steps:
             raise FileNotFoundError(f"no complete checkpoint at or under {path}")
         path = step_dir(path, steps[-1])
-    meta, (normalizer, policy, _), networks = load_checkpoint(path)
+    return path.resolve()
+
+
+def policy_from_checkpoint(path: str | os.PathLike) -> Any:
+    """A :class:`mjx_walker.policy.Policy` from one checkpoint directory of a run.
+
+    ``path`` may also be a run's ``checkpoints/`` directory or a run directory: then the latest
+    complete checkpoint is used.
+    """
+    from mjx_walker.policy import Policy
+
+    meta, (normalizer, policy, _), networks = load_checkpoint(resolve_checkpoint(path))
     env_cfg = from_dict(EnvConfig, meta["env"])
     ppo_cfg = from_dict(PPOConfig, meta["ppo"])
     return Policy(env_cfg, ppo_cfg, normalizer, policy, networks)

@@ -170,6 +170,9 @@ class CommandConfig:
     lin_vel_y: Range = (-0.5, 0.5)  # m/s, left
     yaw_rate: Range = (-1.0, 1.0)  # rad/s
     zero_command_prob: float = 0.1  # share of commands that are exactly zero (standing still)
+    # share of each component's draws put at an end of its range instead of inside it; > 0 trains
+    # the box's corners (fast and sideways, backward and turning) that uniform draws rarely reach
+    edge_prob: float = 0.0
     resample_interval_s: Range = (4.0, 8.0)  # s between mid-episode command re-samples
     gait_frequency_hz: Range = (1.25, 1.5)  # stepping frequency, sampled per episode
     episode_length: int = 1000  # control steps (20 s at 50 Hz)
@@ -183,6 +186,7 @@ class CommandConfig:
         check_range(self, "lin_vel_y", -5.0, 5.0)
         check_range(self, "yaw_rate", -5.0, 5.0)
         check_scalar(self, "zero_command_prob", 0.0, 1.0)
+        check_scalar(self, "edge_prob", 0.0, 1.0)
         check_range(self, "resample_interval_s", 0.02, None)
         check_range(self, "gait_frequency_hz", 0.1, 10.0)
         check_scalar(self, "episode_length", 1, None, integer=True)

@@ -19,23 +19,30 @@ from mjx_walker.ppo_config import PPOConfig
 MAX_ENVS_PER_HOST_DEVICE = 32  # largest per-device batch measured to start on 2 devices
 
 
-def is_safe(ppo_cfg: PPOConfig, devices: int) -> bool:
-    """Whether pmapping ``ppo_cfg``'s envs over ``devices`` host devices is known not to hang."""
-    return devices == 1 or ppo_cfg.num_envs / devices <= MAX_ENVS_PER_HOST_DEVICE
+def is_safe(ppo_cfg: PPOConfig, devices: int, processes: int = 1) -> bool:
+    """Whether pmapping ``ppo_cfg``'s envs over ``devices`` host devices (all processes') is known not to hang.
+
+    The hang needs several devices in one process: one device per process is always safe.
+    """
+    return devices <= processes or ppo_cfg.num_envs / devices <= MAX_ENVS_PER_HOST_DEVICE
 
 
-def choose_host_devices(ppo_cfg: PPOConfig, cores: int) -> int:
-    """The most host devices (<= cores) that divide the batch and are safe; 1 if none is."""
+def choose_host_devices(ppo_cfg: PPOConfig, cores: int, processes: int = 1) -> int:
+    """The most host devices (<= cores) per process that divide the batch and are safe; 1 if none is.
+
+    With several processes, each runs ``num_envs / processes`` of the envs on its own devices.
+    """
     for devices in range(max(cores, 1), 1, -1):
-        divides = ppo_cfg.num_envs % devices == 0 and ppo_cfg.batch_size % devices == 0
-        if divides and is_safe(ppo_cfg, devices):
+        total = devices * processes
+        divides = ppo_cfg.num_envs % total == 0 and ppo_cfg.batch_size % total == 0
+        if divides and is_safe(ppo_cfg, total, processes):
             return devices
     return 1
 
 
-def check_host_devices(ppo_cfg: PPOConfig, devices: int) -> None:
-    """Raise ConfigError, before any compile, if ``devices`` CPU devices would hang this batch."""
-    if not is_safe(ppo_cfg, devices):
+def check_host_devices(ppo_cfg: PPOConfig, devices: int, processes: int = 1) -> None:
+    """Raise ConfigError, before any compile, if ``devices`` CPU devices (all processes') would hang this batch."""
+    if not is_safe(ppo_cfg, devices, processes):
         raise ConfigError(
             f"PPOConfig.num_envs = {ppo_cfg.num_envs} is invalid on {devices} XLA host devices: "
             f"{ppo_cfg.num_envs // devices} envs per device hangs XLA's CPU runtime at start-up; allowed: "

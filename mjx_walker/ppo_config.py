@@ -107,10 +107,16 @@ class PPOConfig:
         """Env steps a full run really takes (num_timesteps rounded up to whole epochs)."""
         return self.num_epochs * self.env_steps_per_epoch
 
-    def check_devices(self, device_count: int) -> None:
-        """Check Brax's divisibility constraints for ``device_count`` devices (ConfigError)."""
+    def check_devices(self, device_count: int, processes: int = 1) -> None:
+        """Check Brax's divisibility constraints for ``device_count`` devices (ConfigError).
+
+        ``device_count`` is all ``processes``' devices together (each process runs its share).
+        """
         if device_count < 1:
             raise ConfigError(f"device_count = {device_count} is invalid: expected >= 1")
+        count = f"the device count {device_count}"
+        if processes > 1:
+            count += f" ({processes} processes x {device_count // processes} devices)"
         rollout = self.batch_size * self.num_minibatches
         if rollout % self.num_envs:
             valid = sorted(d for d in _divisors(rollout) if d % device_count == 0)
@@ -127,7 +133,7 @@ class PPOConfig:
                 self,
                 "num_envs",
                 self.num_envs,
-                f"must be a multiple of the device count {device_count} (each device runs "
+                f"must be a multiple of {count} (each device runs "
                 f"num_envs / {device_count} envs); e.g. {_round_up(self.num_envs, device_count)}",
             )
         if self.batch_size % device_count:
@@ -135,7 +141,7 @@ class PPOConfig:
                 self,
                 "batch_size",
                 self.batch_size,
-                f"must be a multiple of the device count {device_count} (each device splits its "
+                f"must be a multiple of {count} (each device splits its "
                 f"share into num_minibatches); e.g. {_round_up(self.batch_size, device_count)}",
             )
 

@@ -11,6 +11,10 @@ checkpoint (epoch k of N) and asks Brax for exactly the remaining ``N - k`` epoc
 size, so the final env-step count equals the uninterrupted run's. Not bit-identical to an
 uninterrupted run: Adam's moments restart at zero, the envs restart from fresh resets, and the
 random stream is re-seeded with ``seed + k``.
+
+Warm start (``init_from``): a new run starts from another run's checkpoint (fine-tuning with
+changed rewards, commands or PPO settings) instead of fresh parameters; its step count starts at
+zero, and ``config.json`` records where it started. The networks and observation layout must match.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mjx_walker import distributed
 from mjx_walker import run_dir as rd
 from mjx_walker.configs import ConfigError, EnvConfig, RobotConfig, from_dict
 from mjx_walker.host_devices import check_host_device_count, check_host_devices, choose_host_devices
@@ -70,15 +75,20 @@ class TrainResult:
         return self.run_dir / rd.POLICY
 
 
-def check_configs(env_cfg: EnvConfig, ppo_cfg: PPOConfig, device_count: int, backend: str = "cpu") -> None:
-    """Every check that can fail before compiling: types, Brax's divisibility, CPU device hangs."""
+def check_configs(
+    env_cfg: EnvConfig, ppo_cfg: PPOConfig, device_count: int, backend: str = "cpu", processes: int = 1
+) -> None:
+    """Every check that can fail before compiling: types, Brax's divisibility, CPU device hangs.
+
+    ``device_count`` counts the devices of all ``processes`` together.
+    """
     if not isinstance(env_cfg, EnvConfig):
         raise ConfigError(f"env_cfg = {env_cfg!r} is invalid: expected an EnvConfig")
     if not isinstance(ppo_cfg, PPOConfig):
         raise ConfigError(f"ppo_cfg = {ppo_cfg!r} is invalid: expected a PPOConfig")
-    ppo_cfg.check_devices(device_count)
+    ppo_cfg.check_devices(device_count, processes)
     if backend == "cpu":
-        check_host_devices(ppo_cfg, device_count)
+        check_host_devices(ppo_cfg, device_count, processes)
 
 
 def _all_finite(tree: Any) -> bool:
@@ -167,8 +177,12 @@ def train(
     resume: bool = False,
     show_progress: bool = True,
     time_limit_s: float | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train a policy with Brax PPO into ``run_dir`` (or resume it from its latest checkpoint).
+
+    ``init_from`` (a checkpoint, or a run whose latest checkpoint is used) starts a new run from
+    those parameters (normalizer, policy, value) instead of fresh ones: fine-tuning.
 
     With ``time_limit_s``, training stops cleanly at the first checkpoint after which the next
     epoch (estimated from the last one) would end past that many seconds of this call; the result
@@ -187,22 +201,33 @@ def train(
     if resume:
         if run_dir is None:
             raise ValueError("resume=True needs the run_dir to resume")
-        saved = rd.read_config(Path(run_dir))
-        env_cfg = env_cfg if env_cfg is not None else from_dict(EnvConfig, saved["env"])
-        ppo_cfg = ppo_cfg if ppo_cfg is not None else from_dict(PPOConfig, saved["ppo"])
+        if env_cfg is None or ppo_cfg is None:
+            saved = rd.read_config(Path(run_dir))
+            env_cfg = env_cfg if env_cfg is not None else from_dict(EnvConfig, saved["env"])
+            ppo_cfg = ppo_cfg if ppo_cfg is not None else from_dict(PPOConfig, saved["ppo"])
     env_cfg = env_cfg if env_cfg is not None else EnvConfig()
     ppo_cfg = ppo_cfg if ppo_cfg is not None else PPOConfig()
     if time_limit_s is not None and not time_limit_s > 0:
         raise ConfigError(f"time_limit_s = {time_limit_s!r} is invalid: expected seconds > 0, or None for no limit")
-    devices = jax.local_device_count()
-    check_configs(env_cfg, ppo_cfg, devices, jax.default_backend())
+    devices, processes = jax.device_count(), jax.process_count()  # all processes' devices
+    check_configs(env_cfg, ppo_cfg, devices, jax.default_backend(), processes)
+    if processes > 1 and time_limit_s is not None:
+        raise ConfigError(
+            f"time_limit_s = {time_limit_s!r} is not supported with {processes} processes: only process 0 "
+            "sees the evals where training would stop; use the scheduler's time limit and resume instead"
+        )
+    if processes > 1 and run_dir is None:
+        raise ConfigError(f"run_dir = None is invalid with {processes} processes: give every process the same run_dir")
 
     if run_dir is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = Path("runs") / f"{env_cfg.robot.name}-{stamp}"
     run = Path(run_dir).resolve()
+    args = (run, env_cfg, ppo_cfg, devices, resume, show_progress, time_limit_s, t_start, init_from)
+    if not distributed.is_writer():  # process 0 alone writes (and locks) the run directory
+        return _train_locked(*args)
     with rd.lock_run_dir(run):
-        return _train_locked(run, env_cfg, ppo_cfg, devices, resume, show_progress, time_limit_s, t_start)
+        return _train_locked(*args)
 
 
 def _resume_point(run: Path, epoch_steps: int) -> tuple[int, Any, list[dict[str, Any]]]:
@@ -226,6 +251,40 @@ def _resume_point(run: Path, epoch_steps: int) -> tuple[int, Any, list[dict[str,
     return done_epochs, restore, rows
 
 
+def warm_start(path: str | os.PathLike, env_cfg: EnvConfig, ppo_cfg: PPOConfig) -> tuple[dict[str, Any], Any]:
+    """({"checkpoint", "env_steps"}, params) of a checkpoint to start from; ConfigError if they do not fit.
+
+    The checkpoint's (normalizer, policy, value) shapes must equal those these configs build:
+    same robot, observation layout, action size and hidden layers.
+    """
+    import jax
+    import numpy as np
+
+    from mjx_walker import checkpointing as ck
+
+    ckpt = ck.resolve_checkpoint(path)
+    meta, params, _ = ck.load_checkpoint(ckpt)
+    _, *template = ck.param_templates(env_cfg, ppo_cfg)
+
+    def shapes(tree: Any) -> dict[str, tuple[int, ...]]:
+        """``{"path": shape}`` of every leaf."""
+        return {jax.tree_util.keystr(k): np.shape(v) for k, v in jax.tree_util.tree_leaves_with_path(tree)}
+
+    have, want = shapes(params), shapes(tuple(template))
+    if have != want:
+        diffs = [
+            f"{k}: {have.get(k)} (checkpoint) vs {want.get(k)} (this config)"
+            for k in sorted(have.keys() | want.keys())
+            if have.get(k) != want.get(k)
+        ]
+        raise ConfigError(
+            f"init_from = {str(path)!r} does not fit this config: its networks or observations differ "
+            f"({len(diffs)} parameter shapes; allowed: a checkpoint of the same robot, observation terms and "
+            "hidden layers):\n  " + "\n  ".join(diffs[:8])
+        )
+    return {"checkpoint": str(ckpt), "env_steps": int(meta["step"])}, params
+
+
 def _train_locked(
     run: Path,
     env_cfg: EnvConfig,
@@ -235,8 +294,9 @@ def _train_locked(
     show_progress: bool,
     time_limit_s: float | None,
     t_start: float,
+    init_from: str | os.PathLike | None = None,
 ) -> TrainResult:
-    """The body of :func:`train`, run while holding the run directory's lock."""
+    """The body of :func:`train`, run while holding the run directory's lock (process 0; others write nothing)."""
     from brax.training.agents.ppo import train as ppo
 
     from mjx_walker import checkpointing as ck
@@ -250,13 +310,29 @@ def _train_locked(
     record = rd.resolved_config(env_cfg, ppo_cfg, devices)
     epoch_steps, num_epochs = ppo_cfg.env_steps_per_epoch, ppo_cfg.num_epochs
     done_epochs, restore, rows = 0, None, []
+    writer = distributed.is_writer()
+    record["schedule"]["process_count"] = distributed.process_count()
+    if not writer:
+        # Process 0 reads the run; the others take its start (epochs done, parameters) below.
+        resume, init_from, show_progress = False, None, False
     if resume:
         rd.check_same_config(run, record)
         done_epochs, restore, rows = _resume_point(run, epoch_steps)
-    elif (run / rd.CONFIG_FILE).exists():
+        saved_init = rd.read_config(run).get("init_from")
+        if saved_init and restore is not None:  # its own checkpoint wins; keep the record of where it started
+            record["init_from"] = saved_init
+        elif saved_init:
+            init_from = init_from or saved_init["checkpoint"]
+    elif writer and (run / rd.CONFIG_FILE).exists():
         raise FileExistsError(f"{run} already holds a run; resume it (--resume {run}) or pick another --out")
-    rd.write_config(run, record)
-    ckpt_root.mkdir(exist_ok=True)  # before any metrics row: a run with rows but no checkpoints/ lost them
+    if init_from is not None and restore is None:
+        record["init_from"], restore = warm_start(init_from, env_cfg, ppo_cfg)
+    done_epochs, restore = distributed.share_start(
+        done_epochs, restore, lambda: tuple(ck.param_templates(env_cfg, ppo_cfg)[1:])
+    )
+    if writer:
+        rd.write_config(run, record)
+        ckpt_root.mkdir(exist_ok=True)  # before any metrics row: a run with rows but no checkpoints/ lost them
 
     terms = env_cfg.reward.term_names
     offset = done_epochs * epoch_steps
@@ -304,7 +380,7 @@ def _train_locked(
     remaining = num_epochs - done_epochs
     try:
         if remaining > 0:
-            ppo.train(
+            _, latest["final"], _ = ppo.train(
                 environment=BraxWalkEnv(WalkEnv(env_cfg)),
                 num_timesteps=remaining * epoch_steps,
                 num_evals=remaining + 1,
@@ -348,6 +424,10 @@ def _train_locked(
         return TrainResult(run, env_cfg, ppo_cfg, normalizer, policy_params, value_params, rows, step, complete=False)
     bar.close()
 
+    if not writer:  # the same parameters as process 0's (Brax asserts they are replicated)
+        normalizer, policy_params, value_params = latest.get("final") or latest["params"]
+        steps = num_epochs * epoch_steps
+        return TrainResult(run, env_cfg, ppo_cfg, normalizer, policy_params, value_params, [], steps)
     normalizer, policy_params, value_params = latest["params"]
     save_policy(run / rd.POLICY, env_cfg, ppo_cfg, normalizer, policy_params)
     if rows:
@@ -396,6 +476,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="continue this run from its latest checkpoint",
     )
+    parser.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="start a new run from this checkpoint (or a run's latest) instead of fresh parameters: fine-tuning",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     parser.add_argument(
         "--host-devices",
@@ -411,20 +497,34 @@ def _parser() -> argparse.ArgumentParser:
         help="stop cleanly at the last checkpoint that fits in this many seconds; --resume continues",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    group = parser.add_argument_group(
+        "several processes (jax.distributed; process 0 writes the run directory, give all the same --out)"
+    )
+    group.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="process 0's address and a free port")
+    group.add_argument("--num-processes", type=int, default=None, metavar="N", help="how many processes train together")
+    group.add_argument("--process-id", type=int, default=None, metavar="I", help="this process's rank, 0..N-1")
+    group.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join the processes the cluster launched (SLURM, Open MPI, Kubernetes; detected by JAX)",
+    )
     return parser
 
 
-def _setup_jax(host_devices: int | None, ppo_cfg: PPOConfig | None = None) -> int:
+def _setup_jax(
+    host_devices: int | None, ppo_cfg: PPOConfig | None = None, processes: int = 1, on_this_host: int = 1
+) -> int:
     """Before JAX starts: the XLA host device count (and an optional compilation cache); the count.
 
-    ``host_devices`` None: every core, or for ``ppo_cfg`` the most that cannot hang
-    (:mod:`mjx_walker.host_devices`). Ignored when XLA_FLAGS already sets a count.
+    ``host_devices`` None: every core (shared by ``on_this_host`` processes), or for ``ppo_cfg``
+    (split over ``processes``) the most that cannot hang (:mod:`mjx_walker.host_devices`).
+    Ignored when XLA_FLAGS already sets a count.
     """
-    cores = os.cpu_count() or 1
+    cores = max((os.cpu_count() or 1) // max(on_this_host, 1), 1)
     if host_devices is not None:
         count = host_devices
     else:
-        count = choose_host_devices(ppo_cfg, cores) if ppo_cfg is not None else cores
+        count = choose_host_devices(ppo_cfg, cores, processes) if ppo_cfg is not None else cores
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
@@ -449,7 +549,7 @@ def _cli_configs(args: argparse.Namespace, preset: str) -> tuple[EnvConfig, PPOC
                 f"--robot {args.robot} conflicts with the run being resumed ({args.resume} trains {robot}); "
                 "a resumed run keeps its saved configs: drop --robot"
             )
-        for flag, value in (("--preset", args.preset), ("--out", args.out)):
+        for flag, value in (("--preset", args.preset), ("--out", args.out), ("--init-from", args.init_from)):
             if value is not None:
                 raise ConfigError(
                     f"{flag} {value} does not apply with --resume: the run continues in {args.resume} with "
@@ -475,14 +575,39 @@ def main(argv: list[str] | None = None) -> TrainResult:
     args = _parser().parse_args(argv)
     try:
         check_host_device_count(args.host_devices)
+        launch = distributed.parse_launch(args.coordinator, args.num_processes, args.process_id, args.distributed)
+        if launch is not None and launch.several:
+            if not (args.out or args.resume):
+                raise ConfigError(
+                    "several processes need --out RUN_DIR (the same on every process; process 0 writes it)"
+                )
+            if args.time_limit is not None:
+                raise ConfigError(
+                    f"--time-limit {args.time_limit:g} is not supported with several processes: only process 0 "
+                    "sees the evals where training would stop; use the scheduler's time limit and --resume"
+                )
         # Resolved before JAX starts, to size the CPU devices; without --preset that is the cpu
         # preset's batch (on a GPU the host device count does not matter).
         _, ppo_guess = _cli_configs(args, args.preset or "cpu")
     except (ConfigError, FileNotFoundError, rd.RunDirError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err
-    _setup_jax(args.host_devices, ppo_guess)
+    processes = (launch.num_processes or 1) if launch else 1
+    # processes whose coordinator is this machine share its cores
+    local = launch is not None and str(launch.coordinator).rpartition(":")[0] in ("localhost", "127.0.0.1", "[::1]")
+    _setup_jax(args.host_devices, ppo_guess, processes, processes if local else 1)
+    if launch is not None:
+        distributed.initialize(launch)
     import jax
+
+    if jax.process_count() > 1:
+        target = args.resume or args.out
+        print(
+            f"process {jax.process_index()} of {jax.process_count()}: process 0 writes {target}; if a process "
+            "dies, JAX stops the others ('the JAX distributed service detected fatal errors'): then run the "
+            f"same command with --resume {target} (instead of --out/--preset) on every process",
+            file=sys.stderr,
+        )
 
     backend = jax.default_backend()
     print(
@@ -511,7 +636,16 @@ def main(argv: list[str] | None = None) -> TrainResult:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         run = args.out or f"runs/{args.robot or DEFAULT_ROBOT}-{preset}-{stamp}"
         print(f"run: {run}", file=sys.stderr)
-        return train(env_cfg, ppo_cfg, run, show_progress=not args.no_progress, time_limit_s=args.time_limit)
+        if args.init_from:
+            print(f"init from: {args.init_from}", file=sys.stderr)
+        return train(
+            env_cfg,
+            ppo_cfg,
+            run,
+            show_progress=not args.no_progress,
+            time_limit_s=args.time_limit,
+            init_from=args.init_from,
+        )
     except KeyboardInterrupt:
         print(_interrupted(run), file=sys.stderr)
         raise SystemExit(130) from None

@@ -6,6 +6,7 @@ import json
 
 import jax
 import numpy as np
+import pytest
 
 from mjx_walker import checkpointing as ck
 from mjx_walker.presets import get_preset
@@ -81,3 +82,26 @@ def test_policy_files_record_their_sizes_and_load_without_the_scene(tmp_path, mo
     assert meta["sizes"] == expected
     assert json.loads((pol_dir / "policy.json").read_text())["sizes"] == expected
     assert load_policy(pol_dir).act(np.zeros((1, expected["actor"]), np.float32)).shape == (1, 12)
+
+
+def test_warm_start_refuses_a_checkpoint_of_other_networks_before_training(tmp_path):
+    """init_from a checkpoint whose hidden layers differ names the shapes and trains nothing."""
+    from dataclasses import replace
+
+    from mjx_walker.configs import ConfigError
+    from mjx_walker.training import warm_start
+
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    _, *params = ck.param_templates(env, ppo)
+    ck.save_checkpoint(tmp_path / "checkpoints", 20480, 1, tuple(params), env, ppo)
+    start, restored = warm_start(tmp_path, env, ppo)  # a run directory: its latest checkpoint
+    assert start == {"checkpoint": str(ck.step_dir(tmp_path / "checkpoints", 20480).resolve()), "env_steps": 20480}
+    for a, b in zip(jax.tree.leaves(tuple(params)), jax.tree.leaves(restored), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    wider = replace(ppo, policy_hidden_layer_sizes=(64, 32))
+    with pytest.raises(
+        ConfigError, match=r"(?s)init_from = .* does not fit this config.*\(32, 32\) \(checkpoint\) vs \(64, 32\)"
+    ):
+        warm_start(tmp_path, env, wider)
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint"):
+        warm_start(tmp_path / "nothing", env, ppo)

@@ -378,6 +378,7 @@ def test_importing_the_cli_module_never_shadows_the_train_function():
         (["--robot", "t1"], "--robot t1 conflicts with the run being resumed"),
         (["--preset", "gpu"], "--preset gpu does not apply with --resume"),
         (["--out", "elsewhere"], "--out elsewhere does not apply with --resume"),
+        (["--init-from", "other"], "--init-from other does not apply with --resume"),
     ],
 )
 def test_resume_refuses_options_it_would_ignore(tmp_path, monkeypatch, capsys, flags, words):
@@ -402,7 +403,9 @@ def test_resume_accepts_the_runs_own_robot(tmp_path):
 
     env, ppo = get_preset("berkeley_humanoid", "test")
     rd.write_config(tmp_path, rd.resolved_config(env, ppo, 1))
-    args = argparse.Namespace(resume=str(tmp_path), robot="berkeley_humanoid", preset=None, out=None, overrides=[])
+    args = argparse.Namespace(
+        resume=str(tmp_path), robot="berkeley_humanoid", preset=None, out=None, init_from=None, overrides=[]
+    )
     assert training._cli_configs(args, "") == (env, ppo)
 
 

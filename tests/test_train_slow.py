@@ -64,6 +64,16 @@ def test_training_learns_to_stand_and_writes_the_run_dir(tmp_path):
     obs = obs.astype(np.float32)
     np.testing.assert_allclose(np.asarray(policy.act(obs)), np.asarray(from_ckpt.act(obs)), atol=1e-6)
 
+    # Warm start: a new run from the trained checkpoint stands from its first (step-0) eval on,
+    # where a fresh start falls early; its steps count from zero and config.json says where it began.
+    fine = train(env, ppo, tmp_path / "fine", show_progress=False, init_from=result.run_dir)
+    first = fine.metrics[0]
+    print(f"warm start: step-0 episode length {first['episode_length']:.1f}")
+    assert first["env_steps"] == 0 and first["episode_length"] >= TRAINED_MIN
+    assert fine.env_steps == 40960
+    start = rd.read_config(fine.run_dir)["init_from"]
+    assert start["env_steps"] == 40960 and start["checkpoint"].endswith("000000040960")
+
 
 def _cache_env() -> dict[str, str]:
     """The subprocess uses the same persistent compilation cache as this test session."""
