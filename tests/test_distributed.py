@@ -58,7 +58,9 @@ def test_launch_forms():
 
 def test_divisibility_error_names_processes_and_devices():
     ppo = PPOConfig(num_envs=18, batch_size=18, num_minibatches=4)
-    with pytest.raises(ConfigError, match=r"num_envs = 18 .*multiple of the device count 4 \(2 processes x 2 devices\)"):
+    with pytest.raises(
+        ConfigError, match=r"num_envs = 18 .*multiple of the device count 4 \(2 processes x 2 devices\)"
+    ):
         ppo.check_devices(4, processes=2)
 
 
@@ -79,7 +81,18 @@ def test_one_process_shares_its_start_unchanged():
     [
         (["--coordinator", "localhost:1", "--num-processes", "2", "--process-id", "0"], "need --out RUN_DIR"),
         (
-            ["--out", "x", "--time-limit", "60", "--coordinator", "localhost:1", "--num-processes", "2", "--process-id", "1"],
+            [
+                "--out",
+                "x",
+                "--time-limit",
+                "60",
+                "--coordinator",
+                "localhost:1",
+                "--num-processes",
+                "2",
+                "--process-id",
+                "1",
+            ],
             "--time-limit 60 is not supported with several processes",
         ),
         (["--distributed", "--process-id", "1", "--out", "x"], "--distributed detects"),
