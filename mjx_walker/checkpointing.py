@@ -134,7 +134,13 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], tuple[Any,
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
     """One checkpoint directory: ``path`` itself, or the latest complete one of a run or its ``checkpoints/``."""
+    from mjx_walker.run_dir import read_stages
+
     path = Path(path)
+    for stage in reversed(read_stages(path) or []):  # a staged run: its latest stage with a checkpoint
+        if complete_steps(path / stage["name"] / "checkpoints"):
+            path = path / stage["name"]
+            break
     if (path / "checkpoints").is_dir():
         path = path / "checkpoints"
     if not (path / "state").is_dir():

@@ -2,8 +2,10 @@
 
 * ``gpu``: the full run meant to produce a walking policy on one GPU (thousands of envs, 100M+
   env steps, default env config with randomization, pushes and noise).
-* ``cpu``: the walking recipe for a 2-core laptop (:func:`cpu_walk_preset`): 64 envs, 5 physics
-  substeps, 20M env steps, about 2 hours; ``experiments/cpu_walk.py`` trains it and judges every
+* ``cpu``: the walking recipe for a 2-core laptop, in two stages (:func:`get_stages`): the recipe of
+  :func:`cpu_walk_preset` (64 envs, 5 physics substeps) with vx -0.3..0.8 m/s for 6M env steps,
+  then :func:`cpu_finish_stage` (forward commands up to 0.6 m/s, the command box's ends
+  over-sampled, a lower learning rate) for 1.5M; ``experiments/cpu_walk.py`` judged every
   checkpoint against the walking bar.
 * ``test``: seconds to minutes, for tests: a reduced standing task (zero commands, no pushes,
   no randomization or noise, short episodes), tiny networks, 16 envs.
@@ -32,7 +34,7 @@ from mjx_walker.robots import ROBOTS
 
 PRESETS: dict[str, str] = {
     "gpu": "full run on one GPU: 8192 envs, 200M+ env steps, meant to produce a walking policy",
-    "cpu": "the 2-core CPU walking recipe: 64 envs, 5 substeps, 20M env steps, about 2 hours",
+    "cpu": "the 2-core CPU walking recipe: 64 envs, 5 substeps, 6M + 1.5M env steps in 2 stages, about 1 hour",
     "test": "seconds to minutes: reduced standing task, 16 envs, tiny networks (for tests)",
 }
 
@@ -104,8 +106,46 @@ def cpu_walk_preset(robot: str) -> tuple[EnvConfig, PPOConfig]:
     return env, ppo
 
 
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage of a preset: its name (the sub-directory of the run it trains in) and configs."""
+
+    name: str
+    env: EnvConfig
+    ppo: PPOConfig
+
+
+def cpu_finish_stage(env: EnvConfig, ppo: PPOConfig) -> tuple[EnvConfig, PPOConfig]:
+    """The cpu preset's second stage, from the first one's configs (experiments/cpu_walk.py, ``fwd06_ft``).
+
+    Forward commands up to 0.6 m/s (vx 0..0.6; vy and yaw rate as before: the first stage falls
+    walking backward and at its fast, sideways corners), a third of each command component drawn at
+    an end of its range (the corners), and a learning rate of 1e-4 (a third), for 1.5M env steps.
+    """
+    command = dataclasses.replace(env.command, lin_vel_x=(0.0, 0.6), edge_prob=0.3)
+    return dataclasses.replace(env, command=command), ppo.replace(
+        learning_rate=1e-4, num_timesteps=1_536_000, num_evals=4
+    )
+
+
+def get_stages(robot: str, name: str) -> list[Stage]:
+    """Every stage of preset ``name`` for ``robot``, in order (one for most presets).
+
+    A later stage starts from the previous one's final checkpoint (``train(init_from=...)``); the
+    CLI trains them one after another (:func:`mjx_walker.training.train_stages`).
+    """
+    env, ppo = get_preset(robot, name)
+    stages = [Stage("main", env, ppo)]
+    if name == "cpu":
+        stages.append(Stage("finish", *cpu_finish_stage(env, ppo)))
+    return stages
+
+
 def get_preset(robot: str, name: str) -> tuple[EnvConfig, PPOConfig]:
-    """The (env, PPO) configs of preset ``name`` for ``robot``; ConfigError lists valid names."""
+    """The (env, PPO) configs of preset ``name`` for ``robot`` (its first stage, see :func:`get_stages`).
+
+    ConfigError lists valid names.
+    """
     if robot not in ROBOTS:
         raise ConfigError(f"robot = {robot!r} is invalid: known robots are {sorted(ROBOTS)}")
     if name not in PRESETS:
@@ -115,6 +155,9 @@ def get_preset(robot: str, name: str) -> tuple[EnvConfig, PPOConfig]:
         ppo = PPOConfig(num_timesteps=_GPU_STEPS.get(robot, 200_000_000))
     elif name == "cpu":
         env, ppo = cpu_walk_preset(robot)
+        # first stage: the back_0.3 variant of the recipe (narrower backward range), cut to 6M env steps
+        env = dataclasses.replace(env, command=dataclasses.replace(env.command, lin_vel_x=(-0.3, 0.8)))
+        ppo = ppo.replace(num_timesteps=6_021_120, num_evals=7)
     else:
         env = standing_env(robot)
         ppo = PPOConfig(

@@ -19,6 +19,7 @@ METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "learning_curves.png"
 CHECKPOINTS = "checkpoints"
 POLICY = "policy"
+STAGES_FILE = "stages.json"  # a staged run: its stages' names and configs, one sub-directory each
 LOCK_FILE = ".train.lock"  # flock held by the training process that owns the run directory
 
 
@@ -264,3 +265,23 @@ def lock_run_dir(run_dir: Path) -> Iterator[Path]:
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)  # releases the flock
+
+
+def write_stages(run_dir: Path, stages: list[dict[str, Any]]) -> None:
+    """Write ``stages.json`` (``[{"name", "env", "ppo"}, ...]``) atomically, creating the run directory."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / f".{STAGES_FILE}.tmp"
+    tmp.write_text(json.dumps({"stages": stages}, indent=2, default=str))
+    os.replace(tmp, run_dir / STAGES_FILE)
+
+
+def read_stages(run_dir: Path) -> list[dict[str, Any]] | None:
+    """The stages recorded in a staged run directory, or None for a plain run."""
+    path = Path(run_dir) / STAGES_FILE
+    if not path.is_file():
+        return None
+    try:
+        stages = json.loads(path.read_text())["stages"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise RunDirError(f"{path} is not a valid stages file ({err})") from None
+    return stages

@@ -20,8 +20,10 @@ zero, and ``config.json`` records where it started. The networks and observation
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -31,9 +33,10 @@ from typing import Any
 
 from mjx_walker import distributed
 from mjx_walker import run_dir as rd
-from mjx_walker.configs import ConfigError, EnvConfig, RobotConfig, from_dict
+from mjx_walker.configs import ConfigError, EnvConfig, RobotConfig, from_dict, to_dict
 from mjx_walker.host_devices import check_host_device_count, check_host_devices, choose_host_devices
 from mjx_walker.ppo_config import PPOConfig
+from mjx_walker.presets import Stage
 
 DEFAULT_ROBOT = RobotConfig().name
 
@@ -228,6 +231,71 @@ def train(
         return _train_locked(*args)
     with rd.lock_run_dir(run):
         return _train_locked(*args)
+
+
+def train_stages(
+    stages: list[Stage],
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    show_progress: bool = True,
+    time_limit_s: float | None = None,
+    init_from: str | os.PathLike | None = None,
+) -> TrainResult:
+    """Train a preset's stages (:func:`mjx_walker.presets.get_stages`) one after another.
+
+    One stage: exactly :func:`train` in ``run_dir``. Several: ``run_dir/stages.json`` records them,
+    stage k trains in ``run_dir/<its name>/`` (a run directory of its own) and starts from the
+    final checkpoint of stage k - 1 (``init_from``; the first stage from ``init_from`` if given);
+    ``run_dir/policy/`` is the last stage's policy once it is done. ``resume=True`` continues
+    whichever stage was running. ``time_limit_s`` covers all stages together.
+    """
+    run = Path(run_dir)
+    if len(stages) == 1:
+        stage = stages[0]
+        return train(
+            stage.env,
+            stage.ppo,
+            run,
+            resume=resume,
+            show_progress=show_progress,
+            time_limit_s=time_limit_s,
+            init_from=init_from,
+        )
+    if resume and rd.read_stages(run) is None:
+        raise rd.RunDirError(f"cannot resume {run} as a staged run: it has no {rd.STAGES_FILE}")
+    if not resume and distributed.is_writer():  # process 0 alone reads and writes the run directory
+        if run.exists() and any(run.iterdir()):
+            raise FileExistsError(f"{run} already holds a run; resume it (--resume {run}) or pick another --out")
+        rd.write_stages(run, [{"name": s.name, "env": to_dict(s.env), "ppo": to_dict(s.ppo)} for s in stages])
+    t_start = time.monotonic()
+    result = None
+    for i, stage in enumerate(stages):
+        here = run / stage.name
+        started = (here / rd.CONFIG_FILE).exists()
+        left = None if time_limit_s is None else time_limit_s - (time.monotonic() - t_start)
+        if left is not None and left <= 0 and result is not None:
+            return dataclasses.replace(result, complete=False)
+        print(f"stage {i + 1} of {len(stages)}: {stage.name} in {here}", file=sys.stderr)
+        result = train(
+            stage.env,
+            stage.ppo,
+            here,
+            resume=started,
+            show_progress=show_progress,
+            time_limit_s=left,
+            init_from=None if started else (run / stages[i - 1].name if i else init_from),
+        )
+        if not result.complete:
+            return result
+    if distributed.is_writer():
+        tmp = run / f".{rd.POLICY}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(result.policy_dir, tmp)
+        shutil.rmtree(run / rd.POLICY, ignore_errors=True)
+        tmp.rename(run / rd.POLICY)
+        print(f"done: all {len(stages)} stages; final policy {run / rd.POLICY}", file=sys.stderr)
+    return result
 
 
 def _resume_point(run: Path, epoch_steps: int) -> tuple[int, Any, list[dict[str, Any]]]:
@@ -536,12 +604,23 @@ def _setup_jax(
 
 
 def _cli_configs(args: argparse.Namespace, preset: str) -> tuple[EnvConfig, PPOConfig]:
-    """The configs the CLI trains (a resumed run's saved ones, or the preset's), overrides applied."""
-    from mjx_walker.presets import apply_overrides, get_preset
+    """The configs the CLI trains first (a resumed run's saved ones, or the preset's), overrides applied."""
+    first = _cli_stages(args, preset)[0]
+    return first.env, first.ppo
+
+
+def _cli_stages(args: argparse.Namespace, preset: str) -> list[Stage]:
+    """The stages the CLI trains (a resumed run's saved ones, or the preset's), overrides applied to each."""
+    from mjx_walker.presets import apply_overrides, get_stages
 
     if args.resume:
-        saved = rd.read_config(Path(args.resume))
-        base = (from_dict(EnvConfig, saved["env"]), from_dict(PPOConfig, saved["ppo"]))
+        staged = rd.read_stages(Path(args.resume))
+        if staged is not None:
+            bases = [(st["name"], from_dict(EnvConfig, st["env"]), from_dict(PPOConfig, st["ppo"])) for st in staged]
+        else:
+            saved = rd.read_config(Path(args.resume))
+            bases = [("main", from_dict(EnvConfig, saved["env"]), from_dict(PPOConfig, saved["ppo"]))]
+        base = bases[0][1:]
         # A resumed run keeps its saved configs: options that would choose others are refused, not ignored.
         robot = base[0].robot.name
         if args.robot is not None and args.robot != robot:
@@ -556,15 +635,16 @@ def _cli_configs(args: argparse.Namespace, preset: str) -> tuple[EnvConfig, PPOC
                     f"its saved configs; drop {flag} (change settings with --set, the same on every call)"
                 )
     else:
-        base = get_preset(args.robot or DEFAULT_ROBOT, preset)
-    return apply_overrides(*base, args.overrides)
+        bases = [(st.name, st.env, st.ppo) for st in get_stages(args.robot or DEFAULT_ROBOT, preset)]
+    return [Stage(name, *apply_overrides(env, ppo, args.overrides)) for name, env, ppo in bases]
 
 
 def _interrupted(run: str | None) -> str:
     """One line after Ctrl-C: what was kept and how to go on."""
     from mjx_walker.checkpointing import complete_steps
 
-    steps = complete_steps(Path(run) / rd.CHECKPOINTS) if run else []
+    folders = [Path(run) / st["name"] for st in rd.read_stages(Path(run)) or []] if run else []
+    steps = [s for f in [Path(run), *folders] if run for s in complete_steps(f / rd.CHECKPOINTS)]
     if not steps:
         return f"interrupted before the first checkpoint of {run}: nothing to resume, start again"
     return f"interrupted; kept {run} at {steps[-1]:,} env steps: python -m mjx_walker.train --resume {run}"
@@ -617,34 +697,28 @@ def main(argv: list[str] | None = None) -> TrainResult:
     run = args.resume
     try:
         if args.resume:
-            env_cfg, ppo_cfg = _cli_configs(args, "")
+            stages = _cli_stages(args, "")
             print(f"run: {run} (resumed)", file=sys.stderr)
-            return train(
-                env_cfg,
-                ppo_cfg,
-                args.resume,
-                resume=True,
-                show_progress=not args.no_progress,
-                time_limit_s=args.time_limit,
+            return train_stages(
+                stages, args.resume, resume=True, show_progress=not args.no_progress, time_limit_s=args.time_limit
             )
         preset = args.preset or ("gpu" if backend == "gpu" else "cpu")
         print(
             f"preset: {preset}" + ("" if args.preset else f" (default on {backend})"),
             file=sys.stderr,
         )
-        env_cfg, ppo_cfg = _cli_configs(args, preset)
+        stages = _cli_stages(args, preset)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         run = args.out or f"runs/{args.robot or DEFAULT_ROBOT}-{preset}-{stamp}"
-        print(f"run: {run}", file=sys.stderr)
+        print(
+            f"run: {run}"
+            + (f" ({len(stages)} stages: {', '.join(s.name for s in stages)})" if len(stages) > 1 else ""),
+            file=sys.stderr,
+        )
         if args.init_from:
             print(f"init from: {args.init_from}", file=sys.stderr)
-        return train(
-            env_cfg,
-            ppo_cfg,
-            run,
-            show_progress=not args.no_progress,
-            time_limit_s=args.time_limit,
-            init_from=args.init_from,
+        return train_stages(
+            stages, run, show_progress=not args.no_progress, time_limit_s=args.time_limit, init_from=args.init_from
         )
     except KeyboardInterrupt:
         print(_interrupted(run), file=sys.stderr)

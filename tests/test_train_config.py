@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mjx_walker import run_dir as rd
-from mjx_walker.configs import ConfigError, EnvConfig
+from mjx_walker.configs import ConfigError, EnvConfig, to_dict
 from mjx_walker.ppo_config import PPOConfig
 from mjx_walker.presets import PRESETS, SECTIONS, apply_overrides, get_preset
 from mjx_walker.robots import ROBOTS
@@ -436,3 +436,35 @@ def test_ctrl_c_is_one_line_that_says_how_to_go_on(tmp_path, monkeypatch, capsys
         assert last == f"interrupted; kept {run} at 20,480 env steps: python -m mjx_walker.train --resume {run}"
     else:
         assert last.startswith("interrupted before the first checkpoint") and "start again" in last
+
+
+def test_the_cpu_preset_is_two_stages_and_the_cli_trains_both(tmp_path):
+    """cpu = 6M env steps (vx -0.3..0.8) then a 1.5M-step forward finish (edges, lr 1e-4); --set applies to each."""
+    import argparse
+
+    from mjx_walker import training
+    from mjx_walker.presets import get_stages
+
+    first, finish = get_stages("berkeley_humanoid", "cpu")
+    assert (first.name, finish.name) == ("main", "finish")
+    assert first.env.command.lin_vel_x == (-0.3, 0.8) and first.ppo.total_env_steps == 6_021_120
+    assert finish.env.command.lin_vel_x == (0.0, 0.6) and finish.env.command.edge_prob == 0.3
+    assert finish.ppo.learning_rate == 1e-4 and finish.ppo.total_env_steps == 1_536_000
+    assert finish.env.command.lin_vel_y == first.env.command.lin_vel_y and finish.env.reward == first.env.reward
+    assert [s.name for s in get_stages("berkeley_humanoid", "gpu")] == ["main"]
+
+    args = argparse.Namespace(resume=None, robot=None, preset="cpu", out=None, init_from=None)
+    args.overrides = ["ppo.num_envs=32", "ppo.batch_size=32"]
+    stages = training._cli_stages(args, "cpu")
+    assert [s.ppo.num_envs for s in stages] == [32, 32] and stages[1].ppo.learning_rate == 1e-4
+
+    # a staged run resumes from its stages.json, and refuses to start over a run
+    rd.write_stages(tmp_path, [{"name": s.name, "env": to_dict(s.env), "ppo": to_dict(s.ppo)} for s in stages])
+    resumed = training._cli_stages(
+        argparse.Namespace(resume=str(tmp_path), robot=None, preset=None, out=None, init_from=None, overrides=[]), ""
+    )
+    assert resumed == stages
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        training.train_stages(stages, tmp_path)
+    with pytest.raises(rd.RunDirError, match="no stages.json"):
+        training.train_stages(stages, tmp_path / "plain", resume=True)

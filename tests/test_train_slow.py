@@ -18,8 +18,8 @@ import pytest
 
 from mjx_walker import checkpointing as ck
 from mjx_walker import run_dir as rd
-from mjx_walker.presets import get_preset
-from mjx_walker.training import train
+from mjx_walker.presets import Stage, get_preset
+from mjx_walker.training import train, train_stages
 
 ROBOT = "berkeley_humanoid"
 # Deterministic eval, mean episode length (control steps, max 100) over 16 eval envs.
@@ -31,48 +31,60 @@ TRAINED_MIN = 60.0  # the trained policy must stand clearly longer
 
 @pytest.mark.slow
 def test_training_learns_to_stand_and_writes_the_run_dir(tmp_path):
+    """Two stages of the test preset: the first learns to stand; the second starts from its final checkpoint."""
     env, ppo = get_preset(ROBOT, "test")
     start = time.monotonic()
-    result = train(env, ppo, tmp_path / "run", show_progress=False)
+    stages = [Stage("first", env, ppo), Stage("second", env, ppo.replace(learning_rate=3e-4))]
+    final = train_stages(stages, tmp_path / "run", show_progress=False)
     runtime = time.monotonic() - start
-    rows = result.metrics
+    run = tmp_path / "run" / "first"
+    rows = rd.read_metrics(run)
     untrained, trained = rows[0]["episode_length"], rows[-1]["episode_length"]
-    print(f"episode length untrained {untrained:.1f} -> trained {trained:.1f} in {runtime:.0f} s")
+    print(f"episode length untrained {untrained:.1f} -> trained {trained:.1f}; 2 stages in {runtime:.0f} s")
     assert rows[0]["env_steps"] == 0 and untrained < UNTRAINED_MAX
     assert trained >= TRAINED_MIN, (untrained, trained)
 
-    assert result.env_steps == ppo.total_env_steps == 40960
     assert [r["env_steps"] for r in rows] == [0, 20480, 40960]
-    assert rd.read_metrics(result.run_dir) == rows
     for row in rows:
         for key in ("wall_time", "steps_per_s", "episode_reward", "episode_length"):
             assert key in row
         for name in env.reward.term_names:  # every reward term is logged
             assert f"reward/{name}" in row
-    config = rd.read_config(result.run_dir)
+    config = rd.read_config(run)
     assert set(config) >= {"env", "ppo", "versions", "device"} and config["versions"]["brax"]
-    assert (result.run_dir / rd.PLOT_FILE).stat().st_size > 0
-    assert ck.complete_steps(result.run_dir / rd.CHECKPOINTS) == [20480, 40960]
+    assert (run / rd.PLOT_FILE).stat().st_size > 0
+    assert ck.complete_steps(run / rd.CHECKPOINTS) == [20480, 40960]
 
     from mjx_walker.policy import load_policy
 
-    policy = load_policy(result.run_dir)
-    from_ckpt = ck.policy_from_checkpoint(ck.step_dir(result.run_dir / rd.CHECKPOINTS, 40960))
+    policy = load_policy(run)
+    from_ckpt = ck.policy_from_checkpoint(ck.step_dir(run / rd.CHECKPOINTS, 40960))
     import numpy as np
 
-    obs = np.random.default_rng(0).normal(size=(4, result.normalizer.mean["state"].shape[0]))
+    obs = np.random.default_rng(0).normal(size=(4, policy.normalizer.mean["state"].shape[0]))
     obs = obs.astype(np.float32)
     np.testing.assert_allclose(np.asarray(policy.act(obs)), np.asarray(from_ckpt.act(obs)), atol=1e-6)
 
-    # Warm start: a new run from the trained checkpoint stands from its first (step-0) eval on,
-    # where a fresh start falls early; its steps count from zero and config.json says where it began.
-    fine = train(env, ppo, tmp_path / "fine", show_progress=False, init_from=result.run_dir)
-    first = fine.metrics[0]
-    print(f"warm start: step-0 episode length {first['episode_length']:.1f}")
-    assert first["env_steps"] == 0 and first["episode_length"] >= TRAINED_MIN
-    assert fine.env_steps == 40960
-    start = rd.read_config(fine.run_dir)["init_from"]
-    assert start["env_steps"] == 40960 and start["checkpoint"].endswith("000000040960")
+    # The second stage is a warm start: it stands from its first (step-0) eval on, where a fresh
+    # start falls early; its steps count from zero and its config.json says where it began.
+    second = final.metrics
+    print(f"second stage: step-0 episode length {second[0]['episode_length']:.1f}")
+    assert final.run_dir == (tmp_path / "run" / "second").resolve() and final.complete
+    assert second[0]["env_steps"] == 0 and second[0]["episode_length"] >= TRAINED_MIN
+    assert final.env_steps == 40960 and final.ppo_cfg.learning_rate == 3e-4
+    began = rd.read_config(final.run_dir)["init_from"]
+    assert began["env_steps"] == 40960 and began["checkpoint"] == str(
+        ck.step_dir(run / rd.CHECKPOINTS, 40960).resolve()
+    )
+    # The staged run's own policy is the last stage's; its checkpoint resolves to the last stage too.
+    top = load_policy(tmp_path / "run")
+    np.testing.assert_array_equal(np.asarray(top.act(obs)), np.asarray(load_policy(final.run_dir).act(obs)))
+    assert ck.resolve_checkpoint(tmp_path / "run") == ck.step_dir(final.run_dir / rd.CHECKPOINTS, 40960).resolve()
+    assert [s["name"] for s in rd.read_stages(tmp_path / "run")] == ["first", "second"]
+
+    # Resuming the finished staged run trains nothing more.
+    again = train_stages(stages, tmp_path / "run", resume=True, show_progress=False)
+    assert again.env_steps == 40960 and [r["env_steps"] for r in rd.read_metrics(final.run_dir)] == [0, 20480, 40960]
 
 
 def _cache_env() -> dict[str, str]:
