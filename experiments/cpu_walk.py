@@ -5,8 +5,10 @@
     python experiments/cpu_walk.py table                                       # all variants' records
     python experiments/cpu_walk.py handoff [--variant recipe]    # commit-sized copy to resume elsewhere
 
-``train`` runs the ``cpu`` preset (the recipe) or one of its ablation variants in
-``runs/cpu_walk-<variant>`` (resumed from its latest checkpoint when it exists). ``judge``
+``train`` runs the single-stage recipe (:func:`mjx_walker.presets.cpu_walk_preset`, 20M env steps)
+or one of its variants in ``runs/cpu_walk-<variant>`` (resumed from its latest checkpoint when it
+exists); a fine-tuning variant (``FINETUNE``) starts from another variant's checkpoint. The ``cpu``
+preset is two of them: ``back_0.3`` cut to 6M env steps, then ``fwd06_ft``. ``judge``
 exports each checkpoint to ONNX and evaluates it as a user would (``mjx_walker.evaluate``, MuJoCo
 C, the training envelope, lags 0 and 16 ms, 30 episodes of 10 s per condition) against issue 10's
 bar for walking: no falls; a forward 0.5 m/s command tracked to 0.15 m/s (error of the mean
@@ -166,6 +168,21 @@ def source_checkpoint(variant: str) -> Path | None:
     )
 
 
+def source_wall_s(variant: str) -> float | None:
+    """Training wall time (s) of a fine-tuning variant's source run up to the checkpoint it starts from."""
+    if variant not in FINETUNE:
+        return None
+    source, steps = FINETUNE[variant]
+    for root in (run_dir(source), handoff_dir(source)):
+        path = root / "metrics.jsonl"
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                row = json.loads(line) if line.strip() else {}
+                if row.get("env_steps") == steps:
+                    return float(row["wall_time"])
+    return None
+
+
 def configs(variant: str, robot: str) -> tuple[Any, Any]:
     """The (env, ppo) configs of a variant: the cpu preset plus the variant's overrides."""
     from mjx_walker.presets import apply_overrides, cpu_walk_preset
@@ -277,9 +294,20 @@ def cmd_judge(args: argparse.Namespace) -> int:
         export_policy(ckpt, onnx_path, rollout_steps=0)
         verdict = judge_policy(onnx_path, run / "judge" / str(steps), args.seed)
         row = metrics.get(steps, {})
+        before = source_wall_s(args.variant)
         judged[steps] = {
             "env_steps": steps,
             "train_wall_s": row.get("wall_time"),
+            # a fine-tuning variant: its source's env steps and wall time first (the recipe's total)
+            **(
+                {
+                    "source_env_steps": FINETUNE[args.variant][1],
+                    "total_env_steps": FINETUNE[args.variant][1] + steps,
+                    "total_wall_s": before + row["wall_time"] if row.get("wall_time") is not None else None,
+                }
+                if before is not None
+                else {}
+            ),
             "eval_episode_length": row.get("episode_length"),
             "tracking_lin_vel_term": row.get("reward/tracking_lin_vel"),
             "episodes": EPISODES,
@@ -293,6 +321,11 @@ def cmd_judge(args: argparse.Namespace) -> int:
     results = {
         "variant": args.variant,
         "overrides": VARIANTS[args.variant],
+        "starts_from": (
+            {"variant": FINETUNE[args.variant][0], "env_steps": FINETUNE[args.variant][1]}
+            if args.variant in FINETUNE
+            else None
+        ),
         "run_dir": str(run.relative_to(ROOT)),
         "bar": {
             "lags_ms": list(LAGS_MS),
@@ -322,7 +355,8 @@ def _row_text(r: dict[str, Any]) -> str:
         for c in r["conditions"]
     )
     wall = r["train_wall_s"]
-    return f"{r['env_steps']:>10,} steps  {(wall or 0) / 60:6.1f} min  walks={r['walks']}  {conds}"
+    total = f" (total {r['total_env_steps']:,} / {r['total_wall_s'] / 60:.1f} min)" if r.get("total_wall_s") else ""
+    return f"{r['env_steps']:>10,} steps  {(wall or 0) / 60:6.1f} min{total}  walks={r['walks']}  {conds}"
 
 
 def cmd_table(args: argparse.Namespace) -> int:

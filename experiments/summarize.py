@@ -284,10 +284,23 @@ def cpu_walk_lines(rec: dict[str, Any]) -> list[str]:
         "",
         f"**Meets the whole bar from {num(first['env_steps'])} env steps, "
         f"{num(first['train_wall_s'] / 60, '.0f')} min of training**"
+        + (
+            f" (counted from the start of `{res['starts_from']['variant']}`: "
+            f"{num(first['total_env_steps'])} env steps, {num(first['total_wall_s'] / 60, '.0f')} min)"
+            if first and first.get("total_wall_s")
+            else ""
+        )
         if first
         else "**No judged checkpoint meets the whole bar yet** (see the table for each criterion).",
         "",
     ]
+    if res.get("starts_from"):
+        src = res["starts_from"]
+        lines[1:1] = [
+            "",
+            f"A second stage: it starts from `{src['variant']}`'s checkpoint at {num(src['env_steps'])} env steps "
+            "(`train(init_from=...)`); its env steps and minutes below count from there.",
+        ]
     if res.get("note"):
         lines += [res["note"], ""]
     rows = []
@@ -306,6 +319,57 @@ def cpu_walk_lines(rec: dict[str, Any]) -> list[str]:
     header = ["env steps", "train min", "episodes", "walks"]
     header += [f"{k[0]} @ {k[1]:.0f} ms: no-fall, lin m/s (/ yaw)" for k in keys]
     return lines + table(header, rows, "rrrl" + "l" * len(keys))
+
+
+def cpu_walk_ablation(recs: list[dict[str, Any]]) -> list[str]:
+    """One row per cpu_walk variant: what it changed, where it started, its judged range, the best it did."""
+    rows = []
+    for rec in sorted(recs, key=lambda r: r["date"]):
+        res = rec["results"]
+        ckpts = res["checkpoints"]
+        if not ckpts:
+            continue
+
+        def worst_random(c: dict[str, Any]) -> float:
+            """The lowest no-fall rate over a checkpoint's random-command conditions."""
+            return min(r["no_fall_rate"] for r in c["conditions"] if r["commands"] == "random")
+
+        best = max(ckpts, key=worst_random)
+        first = res.get("first_walking")
+        src = res.get("starts_from")
+        rows.append(
+            [
+                f"`{res['variant']}`",
+                ", ".join(f"`{o}`" for o in res["overrides"]) or "none (the single-stage recipe)",
+                f"`{src['variant']}` at {num(src['env_steps'])}" if src else "fresh",
+                f"{num(ckpts[0]['env_steps'])}–{num(ckpts[-1]['env_steps'])}",
+                f"{num(worst_random(best), '.2f')} at {num(best['env_steps'])}",
+                (
+                    f"yes, from {num(first['env_steps'])}"
+                    + (
+                        f" ({num(first['total_env_steps'])} in all, {num(first['total_wall_s'] / 60, '.0f')} min)"
+                        if first.get("total_wall_s")
+                        else f" ({num(first['train_wall_s'] / 60, '.0f')} min)"
+                    )
+                )
+                if first
+                else "no",
+            ]
+        )
+    header = [
+        "variant",
+        "changes to the recipe",
+        "starts from",
+        "judged env steps",
+        "best random no-fall (worst lag)",
+        "walks",
+    ]
+    intro = [
+        "What mattered, variant by variant (each row is one record below; the bar is issue 10's, 30",
+        "episodes per condition). The `cpu` preset is `back_0.3` cut to 6M env steps, then `fwd06_ft`.",
+        "",
+    ]
+    return intro + table(header, rows, "llllll") + [""] if rows else []
 
 
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {
@@ -386,6 +450,8 @@ def render(results: Path, readme: Path) -> str:
     lines = [INTRO]
     for bench, (title, _) in RENDERERS.items():
         lines += [f"## {title}", ""]
+        if bench == "cpu_walk":
+            lines += cpu_walk_ablation([r for (name, _), (_, r) in newest.items() if kind(name) == bench])
         blocks = [record_lines(p, r, base) for (name, _), (p, r) in newest.items() if kind(name) == bench]
         lines += [line for block in blocks for line in block] or ["No result recorded yet.", ""]
     lines += other_lines(unknown, others, base)

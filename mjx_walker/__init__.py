@@ -34,11 +34,12 @@ __all__ = [
     "RobotConfig",
     "SimConfig",
     "train",
+    "train_stages",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy ``train`` (from :mod:`mjx_walker.training`): importing the package starts no JAX.
+    """Lazy ``train`` and ``train_stages`` (from :mod:`mjx_walker.training`): importing the package starts no JAX.
 
     The CLI must set ``XLA_FLAGS`` (host device count) before JAX initializes.
     """
@@ -46,4 +47,8 @@ def __getattr__(name: str) -> Any:
         from mjx_walker.training import train
 
         return train
+    if name == "train_stages":
+        from mjx_walker.training import train_stages
+
+        return train_stages
     raise AttributeError(f"module 'mjx_walker' has no attribute {name!r}")
