@@ -32,6 +32,22 @@ from mjx_walker.ppo_config import PPOConfig
 _STEP_DIR = re.compile(r"^\d{12}$")
 
 
+def _checkpointer() -> ocp.Checkpointer:
+    """An orbax checkpointer for this process alone.
+
+    With several processes (jax.distributed) only process 0 saves, while the others train on;
+    orbax's default would have it wait at a barrier for all of them, and training would deadlock.
+    """
+    me = jax.process_index()
+    mp = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+    handler = ocp.CompositeCheckpointHandler(
+        composite_options=ocp.CompositeOptions(multiprocessing_options=mp),
+        state=ocp.StandardCheckpointHandler(multiprocessing_options=mp),
+        meta=ocp.JsonCheckpointHandler(multiprocessing_options=mp),
+    )
+    return ocp.Checkpointer(handler, multiprocessing_options=mp)
+
+
 def step_dir(ckpt_root: str | os.PathLike, step: int) -> Path:
     """The directory of the checkpoint at env step ``step``."""
     return Path(ckpt_root) / f"{step:012d}"
@@ -68,7 +84,7 @@ def save_checkpoint(
 
     sizes = recorded_sizes(normalizer)
     meta = {"step": step, "epoch": epoch, "env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg), "sizes": sizes}
-    ckptr = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    ckptr = _checkpointer()
     ckptr.save(
         path,
         args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
@@ -91,7 +107,7 @@ def complete_steps(ckpt_root: str | os.PathLike) -> list[int]:
 
 def read_meta(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON metadata (step, epoch, configs) of one checkpoint directory."""
-    ckptr = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    ckptr = _checkpointer()
     return ckptr.restore(Path(path), args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
 
 
@@ -116,7 +132,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], tuple[Any,
     path = Path(path).resolve()  # orbax refuses relative paths
     if not (path / "state").is_dir() or not ocp.utils.is_checkpoint_finalized(path):
         raise FileNotFoundError(f"no complete checkpoint at {path}")
-    ckptr = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    ckptr = _checkpointer()
     raw = ckptr.restore(path, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
     meta = raw["meta"]
     env_cfg = from_dict(EnvConfig, meta["env"])

@@ -45,7 +45,10 @@ class WalkEnv:
         """Build the robot model and resolve everything static (no tracing happens here)."""
         self.cfg = cfg or EnvConfig()
         self.robot: RobotModel = build_robot_model(self.cfg.robot.name, self.cfg.sim)
-        self.mjx_model = mjx.put_model(self.robot.mj_model)
+        # This process's own device: MJX's default, jax.devices()[0], is process 0's device when
+        # several processes train together (jax.distributed), and a traced env may not close over it.
+        device = jax.local_devices()[0]
+        self.mjx_model = mjx.put_model(self.robot.mj_model, device=device)
         self.actor_layout = actor_layout(self.robot.nu)
         self.critic_layout = critic_layout(self.robot.nu)
         robot = self.robot
@@ -59,7 +62,7 @@ class WalkEnv:
         mj_data.qpos[:] = robot.default_qpos
         mujoco.mj_forward(robot.mj_model, mj_data)
         self.feet_site_z0 = jnp.asarray(mj_data.site_xpos[robot.foot_sites, 2], jnp.float32)
-        self._data_template = mjx.put_data(robot.mj_model, mj_data)
+        self._data_template = mjx.put_data(robot.mj_model, mj_data, device=device)
 
     @property
     def action_size(self) -> int:

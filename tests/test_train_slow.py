@@ -1,25 +1,21 @@
-"""Slow training tests on CPU: learning on a reduced standing task, and resume after SIGKILL.
+"""Slow training test on CPU: learning on a reduced standing task, in two stages (warm start).
 
-Both use the ``test`` preset of the Berkeley humanoid (zero commands, no pushes, no
+It uses the ``test`` preset of the Berkeley humanoid (zero commands, no pushes, no
 randomization or noise, 100-step episodes, 16 envs, 32x32 networks, 2 epochs of 20480 env
-steps), so they share compiled code through the persistent JAX cache set in conftest.
+steps), sharing compiled code through the persistent JAX cache set in conftest. Resume after a
+SIGKILL of the writing process is tests/test_distributed.py's (2 processes, process 0 killed).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from mjx_walker import checkpointing as ck
 from mjx_walker import run_dir as rd
 from mjx_walker.presets import Stage, get_preset
-from mjx_walker.training import train, train_stages
+from mjx_walker.training import train_stages
 
 ROBOT = "berkeley_humanoid"
 # Deterministic eval, mean episode length (control steps, max 100) over 16 eval envs.
@@ -34,7 +30,7 @@ def test_training_learns_to_stand_and_writes_the_run_dir(tmp_path):
     """Two stages of the test preset: the first learns to stand; the second starts from its final checkpoint."""
     env, ppo = get_preset(ROBOT, "test")
     start = time.monotonic()
-    stages = [Stage("first", env, ppo), Stage("second", env, ppo.replace(learning_rate=3e-4))]
+    stages = [Stage("first", env, ppo), Stage("second", env, ppo)]  # the same configs: compiled code is reused
     final = train_stages(stages, tmp_path / "run", show_progress=False)
     runtime = time.monotonic() - start
     run = tmp_path / "run" / "first"
@@ -71,7 +67,7 @@ def test_training_learns_to_stand_and_writes_the_run_dir(tmp_path):
     print(f"second stage: step-0 episode length {second[0]['episode_length']:.1f}")
     assert final.run_dir == (tmp_path / "run" / "second").resolve() and final.complete
     assert second[0]["env_steps"] == 0 and second[0]["episode_length"] >= TRAINED_MIN
-    assert final.env_steps == 40960 and final.ppo_cfg.learning_rate == 3e-4
+    assert final.env_steps == 40960
     began = rd.read_config(final.run_dir)["init_from"]
     assert began["env_steps"] == 40960 and began["checkpoint"] == str(
         ck.step_dir(run / rd.CHECKPOINTS, 40960).resolve()
@@ -85,44 +81,3 @@ def test_training_learns_to_stand_and_writes_the_run_dir(tmp_path):
     # Resuming the finished staged run trains nothing more.
     again = train_stages(stages, tmp_path / "run", resume=True, show_progress=False)
     assert again.env_steps == 40960 and [r["env_steps"] for r in rd.read_metrics(final.run_dir)] == [0, 20480, 40960]
-
-
-def _cache_env() -> dict[str, str]:
-    """The subprocess uses the same persistent compilation cache as this test session."""
-    import jax
-
-    env = dict(os.environ)
-    env["MJX_WALKER_JAX_CACHE"] = str(jax.config.jax_compilation_cache_dir)
-    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"
-    return env
-
-
-@pytest.mark.slow
-def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tmp_path):
-    run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "mjx_walker.train", "--robot", ROBOT, "--preset", "test"]
-    cmd += ["--out", str(run), "--no-progress"]
-    repo = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen(cmd, cwd=repo, env=_cache_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 480
-    try:
-        while not ck.complete_steps(run / rd.CHECKPOINTS):
-            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "no checkpoint within 8 minutes"
-            time.sleep(0.2)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    assert ck.complete_steps(run / rd.CHECKPOINTS) == [20480]  # killed during the second epoch
-
-    result = train(resume=True, run_dir=run, show_progress=False)
-    _, ppo = get_preset(ROBOT, "test")
-    assert result.env_steps == ppo.total_env_steps == 40960
-    steps = [r["env_steps"] for r in rd.read_metrics(run)]
-    assert steps == [0, 20480, 40960]  # no gaps, no duplicates
-    assert ck.complete_steps(run / rd.CHECKPOINTS) == [20480, 40960]
-    assert (run / rd.POLICY / "policy.msgpack").is_file()
-
-    # resuming a finished run trains nothing and changes nothing
-    again = train(resume=True, run_dir=run, show_progress=False)
-    assert again.env_steps == 40960 and [r["env_steps"] for r in again.metrics] == steps
