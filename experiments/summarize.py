@@ -321,6 +321,11 @@ def cpu_walk_lines(rec: dict[str, Any]) -> list[str]:
     return lines + table(header, rows, "rrrl" + "l" * len(keys))
 
 
+def worst_random(c: dict[str, Any]) -> float:
+    """The lowest no-fall rate over a judged checkpoint's random-command conditions."""
+    return min(r["no_fall_rate"] for r in c["conditions"] if r["commands"] == "random")
+
+
 def cpu_walk_ablation(recs: list[dict[str, Any]]) -> list[str]:
     """One row per cpu_walk variant: what it changed, where it started, its judged range, the best it did."""
     rows = []
@@ -329,10 +334,6 @@ def cpu_walk_ablation(recs: list[dict[str, Any]]) -> list[str]:
         ckpts = res["checkpoints"]
         if not ckpts:
             continue
-
-        def worst_random(c: dict[str, Any]) -> float:
-            """The lowest no-fall rate over a checkpoint's random-command conditions."""
-            return min(r["no_fall_rate"] for r in c["conditions"] if r["commands"] == "random")
 
         best = max(ckpts, key=worst_random)
         first = res.get("first_walking")

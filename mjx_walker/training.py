@@ -643,8 +643,11 @@ def _interrupted(run: str | None) -> str:
     """One line after Ctrl-C: what was kept and how to go on."""
     from mjx_walker.checkpointing import complete_steps
 
-    folders = [Path(run) / st["name"] for st in rd.read_stages(Path(run)) or []] if run else []
-    steps = [s for f in [Path(run), *folders] if run for s in complete_steps(f / rd.CHECKPOINTS)]
+    if run:  # a plain run's checkpoints, or any stage's
+        folders = [Path(run)] + [Path(run) / st["name"] for st in rd.read_stages(Path(run)) or []]
+        steps = [s for f in folders for s in complete_steps(f / rd.CHECKPOINTS)]
+    else:
+        steps = []
     if not steps:
         return f"interrupted before the first checkpoint of {run}: nothing to resume, start again"
     return f"interrupted; kept {run} at {steps[-1]:,} env steps: python -m mjx_walker.train --resume {run}"
