@@ -649,7 +649,10 @@ def _interrupted(run: str | None) -> str:
     else:
         steps = []
     if not steps:
-        return f"interrupted before the first checkpoint of {run}: nothing to resume, start again"
+        return (
+            f"interrupted before the first checkpoint of {run}: nothing trained was kept; start again with "
+            f"python -m mjx_walker.train --resume {run} (its configs are saved), or another --out"
+        )
     return f"interrupted; kept {run} at {steps[-1]:,} env steps: python -m mjx_walker.train --resume {run}"
 
 
