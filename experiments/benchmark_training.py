@@ -217,6 +217,8 @@ def compare_processes(args: argparse.Namespace) -> dict[str, Any]:
         preset=preset,
         epochs=args.epochs,
         ppo_config=to_dict(cut_to_epochs(ppo_cfg, args.epochs)),
+        # set: compiles came (partly) from an earlier run's cache; only the steady rates compare
+        jax_compilation_cache=os.environ.get("MJX_WALKER_JAX_CACHE"),
     )
     print(f"recorded in {_record.write(rec, args.out)}")
     return rec

@@ -55,6 +55,8 @@ Ratios `x MuJoCo C` are MJX physics steps/s over MuJoCo C's on the same machine 
 
 VERSIONS = {
     "benchmark_env": ("python", "jax", "jaxlib", "mujoco", "mujoco-mjx"),
+    # before benchmark_training: kind() takes the first key a record name starts with
+    "benchmark_training_processes": ("python", "jax", "jaxlib", "mujoco-mjx", "brax"),
     "benchmark_training": ("python", "jax", "jaxlib", "mujoco-mjx", "brax", "flax", "optax"),
     "benchmark_runner": ("python", "onnxruntime", "onnxruntime-gpu", "mujoco", "numpy"),
     "dr_ablation": ("jax", "mujoco", "mujoco-mjx", "brax", "onnxruntime"),
@@ -207,6 +209,38 @@ def training_lines(rec: dict[str, Any]) -> list[str]:
         num(res.get("total_s"), ".1f"),
     ]
     return table(header, [row], "lrrrrrrrr")
+
+
+def processes_lines(rec: dict[str, Any]) -> list[str]:
+    """1 vs N processes of a benchmark_training --processes record: one row per arm, then the ratio."""
+    res = rec["results"]
+    header = [
+        "arm",
+        "processes",
+        "devices",
+        "step-0 eval (s)",
+        "first trained eval (s)",
+        "steady env steps/s",
+        "per device",
+    ]
+    rows = []
+    for arm in [k for k in res if k != "ratio"]:
+        f = res[arm]
+        rows.append(
+            [
+                arm.replace("_", " "),
+                str(f.get("processes", "?")),
+                str(f.get("device_count", "?")),
+                num(f.get("time_to_step0_eval_s"), ".1f"),
+                num(f.get("time_to_first_trained_eval_s"), ".1f"),
+                num(f.get("steady_env_steps_per_s")),
+                num(f.get("steady_env_steps_per_s_per_device")),
+            ]
+        )
+    ratio = f"N processes / 1 process: {num(res.get('ratio'), '.2f')}x env steps/s."
+    if rec.get("jax_compilation_cache"):
+        ratio += " Compile cache on: the compile times do not compare, the steady rates do."
+    return table(header, rows, "lrrrrrr") + ["", ratio]
 
 
 def runner_lines(rec: dict[str, Any]) -> list[str]:
@@ -376,6 +410,10 @@ def cpu_walk_ablation(recs: list[dict[str, Any]]) -> list[str]:
 RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {
     "benchmark_env": ("Environment throughput (`benchmark_env.py`)", env_lines),
     "benchmark_training": ("Training throughput (`benchmark_training.py`)", training_lines),
+    "benchmark_training_processes": (
+        "Training, 1 vs N processes (`benchmark_training.py --processes`)",
+        processes_lines,
+    ),
     "benchmark_runner": ("Export and runner (`benchmark_runner.py`)", runner_lines),
     "dr_ablation": ("Randomization on vs off (`dr_ablation.py`)", dr_lines),
     "cpu_walk": ("Learning to walk on 2 CPU cores (`cpu_walk.py`)", cpu_walk_lines),

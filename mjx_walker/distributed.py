@@ -20,14 +20,16 @@ complete checkpoint.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from mjx_walker.configs import ConfigError
 
 # JAX's default is 100 s; a dead peer is noticed sooner, and compiles (minutes) do not stop
-# heartbeats, which run on their own thread.
+# heartbeats, which run on their own thread. The environment variable sets another (whole seconds).
 HEARTBEAT_TIMEOUT_S = 60
+HEARTBEAT_ENV = "MJX_WALKER_HEARTBEAT_TIMEOUT_S"
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,24 @@ def _port(text: str) -> int | None:
     return int(port)
 
 
+def heartbeat_timeout_s() -> int:
+    """Seconds without a heartbeat before the others stop: $MJX_WALKER_HEARTBEAT_TIMEOUT_S, else 60."""
+    text = os.environ.get(HEARTBEAT_ENV)
+    if text is None:
+        return HEARTBEAT_TIMEOUT_S
+    if not text.strip().isdigit() or int(text) < 5:
+        raise ConfigError(f"{HEARTBEAT_ENV} = {text!r} is invalid: expected whole seconds >= 5")
+    return int(text)
+
+
 def parse_launch(
     coordinator: str | None, num_processes: int | None, process_id: int | None, auto: bool = False
 ) -> Launch | None:
     """The launch these CLI options ask for (None: one process); ConfigError naming a bad option."""
     explicit = {"--coordinator": coordinator, "--num-processes": num_processes, "--process-id": process_id}
     given = [flag for flag, value in explicit.items() if value is not None]
+    if auto or given:
+        heartbeat_timeout_s()  # a bad value is refused before JAX starts
     if auto:
         if given:
             raise ConfigError(
@@ -88,13 +102,13 @@ def initialize(launch: Launch) -> None:
     import jax
 
     if launch.auto:
-        jax.distributed.initialize(heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S)
+        jax.distributed.initialize(heartbeat_timeout_seconds=heartbeat_timeout_s())
         return
     jax.distributed.initialize(
         launch.coordinator,
         launch.num_processes,
         launch.process_id,
-        heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
+        heartbeat_timeout_seconds=heartbeat_timeout_s(),
     )
 
 

@@ -197,9 +197,9 @@ def train(
     """
     import jax
 
-    from mjx_walker.brax_compat import patch_jax_for_brax
+    from mjx_walker.brax_compat import patch_brax
 
-    patch_jax_for_brax()
+    patch_brax()
     t_start = time.monotonic()
     if resume:
         if run_dir is None:

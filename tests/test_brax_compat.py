@@ -28,3 +28,50 @@ def test_replicated_state_does_not_retrace_a_pmapped_step():
     out = pstep(pstep(replicated))
     assert len(traces) == 1
     np.testing.assert_array_equal(out["w"][0], state["w"] + 2)
+
+
+def _tiny_env():
+    """A strongly typed one-number Brax env (Brax's own test env ``Fast`` has weak-typed fields)."""
+    from brax.envs.base import Env, State
+
+    class Tiny(Env):
+        def reset(self, rng):
+            zero = jnp.zeros((), jnp.float32)
+            return State(pipeline_state=None, obs=jnp.zeros(2, jnp.float32), reward=zero, done=zero, metrics={})
+
+        def step(self, state, action):
+            obs = state.obs + action[:1]
+            return state.replace(obs=obs, reward=-jnp.sum(obs**2))
+
+        observation_size = property(lambda self: 2)
+        action_size = property(lambda self: 1)
+        backend = property(lambda self: "none")
+
+    return Tiny()
+
+
+def test_the_second_eval_reuses_the_first_evals_compiled_unroll():
+    """Brax's evaluator traced its eval unroll again at the second eval; the steady one does not."""
+    from brax.envs.wrappers.training import EpisodeWrapper, VmapWrapper
+    from brax.training import acting
+    from brax.training.agents.ppo.train import _unpmap
+
+    from mjx_walker.brax_compat import SteadyEvaluator
+
+    env = VmapWrapper(EpisodeWrapper(_tiny_env(), episode_length=5, action_repeat=1))
+
+    def make_policy(params):
+        """A policy whose actions depend on the (pmap-sharded) parameters, as PPO's do."""
+        return lambda obs, key: (jnp.tanh(obs[..., :1] + params["w"]), {})
+
+    # The parameters as PPO hands them to the evaluator: one pmap output, unpmapped.
+    params = _unpmap(jax.pmap(lambda w: {"w": w}, axis_name="i")(jnp.ones((1,), jnp.float32)))
+    sizes = {}
+    for cls in (acting.Evaluator, SteadyEvaluator):
+        evaluator = cls(env, make_policy, num_eval_envs=4, episode_length=5, action_repeat=1, key=jax.random.PRNGKey(0))
+        for _ in range(3):
+            metrics = evaluator.run_evaluation(params, training_metrics={})
+        assert metrics["eval/avg_episode_length"] == 5.0
+        sizes[cls.__name__] = evaluator._generate_eval_unroll._cache_size()
+    # Brax's own traces twice (this test would tell when a Brax release fixes it); ours once.
+    assert sizes == {"Evaluator": 2, "SteadyEvaluator": 1}

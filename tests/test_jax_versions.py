@@ -45,3 +45,14 @@ def test_notebook_install_cell_reads_the_same_range(name):
     scope: dict = {"Path": Path, "sys": sys}
     exec(code, scope)
     assert SpecifierSet(scope["jax_range"](ROOT)) == _requirements()["jax"].specifier
+
+
+def test_flax_follows_jax():
+    """flax 0.12.8's nnx (patched by jax2onnx at export) needs jax 0.10; jax 0.11 needs flax 0.12.11+."""
+    spec = _requirements()["flax"].specifier
+    assert spec.contains("0.12.8") and spec.contains("0.12.12"), str(spec)  # what jax 0.10.2 / 0.11.2 ran with
+    assert not spec.contains("0.12.9") and not spec.contains("0.13.0"), str(spec)
+    jax_minor = tuple(int(x) for x in importlib.metadata.version("jax").split(".")[:2])
+    flax = tuple(int(x) for x in importlib.metadata.version("flax").split(".")[:3])
+    assert flax >= (0, 12, 11) if jax_minor >= (0, 11) else flax == (0, 12, 8), (jax_minor, flax)
+    import flax.nnx  # noqa: F401  (jax2onnx patches it: on a mismatched pair this import fails)

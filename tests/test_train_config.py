@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -468,3 +470,37 @@ def test_the_cpu_preset_is_two_stages_and_the_cli_trains_both(tmp_path):
         training.train_stages(stages, tmp_path)
     with pytest.raises(rd.RunDirError, match="no stages.json"):
         training.train_stages(stages, tmp_path / "plain", resume=True)
+
+
+def test_stages_chain_warm_starts_and_resume_continues_the_running_stage(tmp_path, monkeypatch):
+    """train_stages, train() stood in: each stage starts from the previous one; resume picks up the running one."""
+    from mjx_walker import training
+    from mjx_walker.presets import Stage
+
+    env, ppo = get_preset("berkeley_humanoid", "test")
+    stages = [Stage("a", env, ppo), Stage("b", env, ppo), Stage("c", env, ppo)]
+    calls, stop_at = [], {"b"}
+
+    def fake_train(env_cfg, ppo_cfg, run_dir, *, resume, show_progress, time_limit_s, init_from):
+        """Record the call; write what a finished (or, for stop_at, a paused) run leaves behind."""
+        run = Path(run_dir)
+        calls.append((run.name, resume, None if init_from is None else Path(init_from).name))
+        (run / rd.POLICY).mkdir(parents=True, exist_ok=True)
+        (run / rd.CONFIG_FILE).write_text("{}")
+        (run / rd.POLICY / "policy.json").write_text(json.dumps({"stage": run.name}))
+        complete = run.name not in stop_at
+        return training.TrainResult(run, env_cfg, ppo_cfg, None, None, None, [], 1, complete)
+
+    monkeypatch.setattr(training, "train", fake_train)
+    paused = training.train_stages(stages, tmp_path / "run", init_from=tmp_path / "before")
+    assert not paused.complete and calls == [("a", False, "before"), ("b", False, "a")]
+    assert [s["name"] for s in rd.read_stages(tmp_path / "run")] == ["a", "b", "c"]
+    assert not (tmp_path / "run" / rd.POLICY).exists()  # no policy until the last stage is done
+
+    stop_at.clear()
+    calls.clear()
+    final = training.train_stages(stages, tmp_path / "run", resume=True)
+    # a resumes (already done: train returns at once), b resumes where it paused, c starts from b
+    assert calls == [("a", True, None), ("b", True, None), ("c", False, "b")]
+    assert final.complete and final.run_dir == tmp_path / "run" / "c"
+    assert json.loads((tmp_path / "run" / rd.POLICY / "policy.json").read_text()) == {"stage": "c"}
