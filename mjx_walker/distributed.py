@@ -112,6 +112,17 @@ def initialize(launch: Launch) -> None:
     )
 
 
+def check_cpu_processes(backend: str, processes: int, jax_version: str) -> None:
+    """ConfigError for several CPU processes on a jax whose XLA crashes on them (before compiling)."""
+    major_minor = tuple(int(x) for x in jax_version.split(".")[:2])
+    if backend == "cpu" and processes > 1 and major_minor >= (0, 11):
+        raise ConfigError(
+            f"{processes} processes on CPU are not supported on jax {jax_version}: its XLA crashes "
+            "(segmentation fault) compiling Brax's env reset pmapped across processes (seen on jax 0.11.2, "
+            "gloo). Allowed: jax 0.10.x for several CPU processes, or one process (it uses every core)"
+        )
+
+
 def process_index() -> int:
     """The rank of this process (0 when not distributed)."""
     import jax

@@ -8,6 +8,7 @@ against the single-process run of tests/test_train_slow.py: same env steps, same
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import re
@@ -166,7 +167,19 @@ def _finish(procs: list[subprocess.Popen], timeout: float) -> list[str]:
     return outs
 
 
+def test_several_cpu_processes_are_refused_where_xla_crashes_on_them():
+    distributed.check_cpu_processes("cpu", 2, "0.10.2")
+    distributed.check_cpu_processes("gpu", 2, "0.11.2")  # untested there, not refused
+    distributed.check_cpu_processes("cpu", 1, "0.11.2")
+    with pytest.raises(ConfigError, match=r"2 processes on CPU are not supported on jax 0.11.2: .*Allowed: jax 0.10"):
+        distributed.check_cpu_processes("cpu", 2, "0.11.2")
+
+
+JAX_MINOR = tuple(int(x) for x in importlib.metadata.version("jax").split(".")[:2])
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(JAX_MINOR >= (0, 11), reason="jax 0.11: XLA segfaults on several CPU processes (refused)")
 def test_two_processes_train_resume_after_a_kill_and_only_process_0_writes(tmp_path):
     lines = readme_launch_lines()
     assert [line[line.index("--process-id") + 1] for line in lines] == ["0", "1"]
