@@ -92,10 +92,9 @@ def check_configs(
     ppo_cfg.check_devices(device_count, processes)
     if backend == "cpu":
         check_host_devices(ppo_cfg, device_count, processes)
-        if processes > 1:
-            import jax
+        import jax
 
-            distributed.check_cpu_processes(backend, processes, jax.__version__)
+        distributed.check_cpu_processes(backend, processes, jax.__version__)
 
 
 def _all_finite(tree: Any) -> bool:
