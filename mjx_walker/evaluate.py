@@ -24,11 +24,12 @@ measures are defined in :mod:`mjx_walker.evaluation.metrics`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mjx_walker.cli import ArgumentParser, float_list, user_error
+from mjx_walker.cli import ArgumentParser, float_list, missing_sim_module, sim_unavailable, user_error
 from mjx_walker.evaluation.conditions import (
     CENTRES,
     ENVELOPE_KEYS,
@@ -39,17 +40,20 @@ from mjx_walker.evaluation.conditions import (
     parse_sweep,
     scaled_envelope,
 )
-from mjx_walker.evaluation.draws import sample_command
-from mjx_walker.evaluation.episode import DEFAULT_SETTLE_S, Push, run_episode
-from mjx_walker.evaluation.metrics import summarize
+from mjx_walker.evaluation.metrics import DEFAULT_SETTLE_S, summarize
 from mjx_walker.evaluation.plots import axis_name
-from mjx_walker.evaluation.report import default_lags_ms, evaluate_policies, evaluate_policy
 from mjx_walker.evaluation.video import render_video
 from mjx_walker.onnx_meta import PolicyFileError
+from mjx_walker.policy_paths import resolve_policy
 from mjx_walker.policy_spec import SpecError
 from mjx_walker.runner.inference import PolicyMismatchError
 from mjx_walker.runner.loop import BackendMismatchError
 from mjx_walker.runner.safety import SafetyError
+
+if TYPE_CHECKING:  # at run time these come from __getattr__ below, on first use
+    from mjx_walker.evaluation.draws import sample_command
+    from mjx_walker.evaluation.episode import Push, run_episode
+    from mjx_walker.evaluation.report import default_lags_ms, evaluate_policies, evaluate_policy
 
 # The library API, importable from here as before (notebooks, experiments): evaluate_policy, ...
 __all__ = [
@@ -65,6 +69,22 @@ __all__ = [
     "scaled_envelope",
     "summarize",
 ]
+# Those that need the simulator (mujoco), imported on first use: without it the CLI says what to install.
+_LAZY = {
+    "Push": "mjx_walker.evaluation.episode",
+    "run_episode": "mjx_walker.evaluation.episode",
+    "sample_command": "mjx_walker.evaluation.draws",
+    "default_lags_ms": "mjx_walker.evaluation.report",
+    "evaluate_policies": "mjx_walker.evaluation.report",
+    "evaluate_policy": "mjx_walker.evaluation.report",
+}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401
+    """The simulator-backed names of the library API, imported when first asked for."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mjx_walker.evaluate' has no attribute {name!r}")
 
 
 EXAMPLES = """examples:
@@ -127,7 +147,11 @@ def build_parser() -> ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("policy", nargs="+", help="exported policy.onnx (several: compared on one plot)")
+    parser.add_argument(
+        "policy",
+        nargs="+",
+        help="exported policy.onnx, or the policy or run directory holding it (several: compared on one plot)",
+    )
     parser.add_argument(
         "--spec",
         action="append",
@@ -143,13 +167,18 @@ def build_parser() -> ArgumentParser:
         type=float_list,
         metavar="VX,VY,YAW",
         default=None,
-        help="vx,vy,yaw for every episode (default: drawn)",
+        help="vx,vy,yaw (m/s, m/s, rad/s) for every episode, e.g. -0.2,0,0.3 (default: drawn)",
     )
     parser.add_argument(
         "--seed", type=int, metavar="N", default=0, help="episode i draws from (seed, i) in every condition"
     )
     parser.add_argument("--out", default="eval", metavar="DIR", help="output directory (default eval)")
-    parser.add_argument("--video", default=None, metavar="MP4", help="MP4 path for the first episode")
+    parser.add_argument(
+        "--video",
+        default=None,
+        metavar="MP4",
+        help="MP4 of the first episode: the robot's meshes, a camera following it, command and measured speed",
+    )
     cond = parser.add_argument_group("conditions")
     cond.add_argument(
         "--lag-ms", type=float_list, metavar="MS,...", default=None, help="one condition per lag, e.g. 0,10,20"
@@ -206,13 +235,18 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point: evaluate, print a table per policy; bad files or arguments exit 2."""
+    """CLI entry point: evaluate, print a table per policy; bad files or arguments exit 2.
+
+    Without the simulator installed: one line naming the extra that brings it, exit 2.
+    """
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)  # policies and their --spec in any order
     pinned = {k: getattr(args, k) for k in ENVELOPE_KEYS if getattr(args, k) is not None}  # --friction ...
     try:
+        from mjx_walker.evaluation.report import evaluate_policies
+
         reports = evaluate_policies(
-            args.policy,
+            [resolve_policy(p) for p in args.policy],
             args.out,
             video=args.video,
             specs=args.spec,
@@ -234,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (PolicyFileError, PolicyMismatchError, EvaluationError, SpecError, BackendMismatchError, SafetyError) as err:
         return user_error(parser.prog, err)
+    except ImportError as err:
+        module = missing_sim_module(err)
+        if module is None:
+            raise
+        return sim_unavailable(parser.prog, module)
     for label, report in reports.items():
         print_report(label, report)
     written = "report.json and report.png" if len(reports) == 1 else "<policy>/report.*, comparison.png/json"

@@ -1,6 +1,11 @@
 """Export a trained policy to a self-describing ONNX file (through jax2onnx), with a parity check.
 
-``python -m mjx_walker.export RUN_DIR_OR_CHECKPOINT [--out policy.onnx] [--opset N]``
+``python -m mjx_walker.export RUN_DIR_OR_CHECKPOINT [--out PATH] [--opset N]``
+
+Without ``--out`` the file goes where ``run``, ``evaluate`` and ``play`` look for it: ``RUN/policy.onnx``
+for a run directory (a staged run's top directory included) or the policy directory of a run;
+``RUN/policy_<step>.onnx`` for one checkpoint of a run (named by its env step, so it never
+replaces the run's final policy); ``DIR/policy.onnx`` for a policy directory outside a run.
 
 The graph maps ``obs`` (batch, obs_dim) float32 to ``action`` (batch, action_dim) float32: the
 observation normalizer is folded in and the action is the deterministic mode (tanh of the mean).
@@ -40,6 +45,7 @@ from mjx_walker.brax_env import ACTOR_KEY
 from mjx_walker.cli import ArgumentParser, user_error
 from mjx_walker.onnx_meta import INPUT_NAME, OUTPUT_NAME, PolicyMeta, build_meta, write_meta
 from mjx_walker.policy import POLICY_META, Policy, load_policy
+from mjx_walker.policy_paths import POLICY_DIR, POLICY_ONNX, is_run_dir
 
 DEFAULT_OPSET = 17
 DEFAULT_IR_VERSION = 9
@@ -98,6 +104,31 @@ def load_any_policy(source: str | os.PathLike) -> Policy:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:  # corrupt or foreign files
         first = (str(err).strip().splitlines() or [""])[0]
         raise ExportError(f"{path}: cannot read a policy there ({type(err).__name__}: {first})") from err
+
+
+def checkpoint_output(source: Path) -> Path:
+    """``RUN/policy_<step>.onnx`` for a checkpoint (or a run's ``checkpoints/``): in the run it belongs to."""
+    from mjx_walker.checkpointing import resolve_checkpoint  # lazy: orbax
+
+    try:
+        step = resolve_checkpoint(source)
+    except (OSError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise ExportError(f"{source}: cannot read a policy there ({type(err).__name__}: {first})") from err
+    run = step.parent.parent if step.parent.name == "checkpoints" else step.parent
+    return run / (f"policy_{int(step.name)}.onnx" if step.name.isdigit() else POLICY_ONNX)
+
+
+def default_output(source: str | os.PathLike) -> Path:
+    """Where ``export SOURCE`` writes without ``--out`` (see the module docstring); ExportError if no source."""
+    path = Path(source)
+    if not path.exists():
+        raise ExportError(f"{path} does not exist (expected a run dir, policy dir or checkpoint)")
+    if is_run_dir(path):
+        return path / POLICY_ONNX
+    if (path / POLICY_META).is_file():  # a policy directory: its run's file, or its own
+        return path.parent / POLICY_ONNX if path.name == POLICY_DIR and is_run_dir(path.parent) else path / POLICY_ONNX
+    return checkpoint_output(path)
 
 
 def normalizer_stats(policy: Policy) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +240,7 @@ def write_output(model: onnx.ModelProto, tmp: Path, out: Path) -> None:
 
 def export_policy(
     source: str | os.PathLike | Policy,
-    out: str | os.PathLike = "policy.onnx",
+    out: str | os.PathLike | None = None,
     opset: int = DEFAULT_OPSET,
     ir_version: int = DEFAULT_IR_VERSION,
     tol: float = PARITY_TOL,
@@ -218,12 +249,15 @@ def export_policy(
 ) -> ExportResult:
     """Export a policy (run dir, policy dir, checkpoint or Policy) to ONNX; checked and atomic.
 
+    ``out`` None: :func:`default_output` of the source (``policy.onnx`` here for a Policy object).
     ``env`` is an optional WalkEnv of the policy's config (reused for the real-observation
     rollout); ``rollout_steps`` = 0 skips the rollout (random observations only). ExportError for
     a bad request, ParityError when the graph does not match; either way nothing is left at or
     beside ``out``.
     """
     check_request(tol, opset, ir_version, rollout_steps)
+    if out is None:
+        out = Path(POLICY_ONNX) if isinstance(source, Policy) else default_output(source)
     out = Path(out)
     tmp = reserve_output(out)
     try:
@@ -277,7 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point: 0 written, 2 a bad request (one line), 1 parity failed (one line)."""
     parser = ArgumentParser(prog="python -m mjx_walker.export", description=__doc__.split("\n")[0])
     parser.add_argument("source", help="run dir, policy dir, or orbax checkpoint dir")
-    parser.add_argument("--out", default="policy.onnx", help="output ONNX path")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="output ONNX path (default: RUN/policy.onnx, or RUN/policy_<step>.onnx for a checkpoint)",
+    )
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default 17)")
     parser.add_argument("--ir-version", type=int, default=DEFAULT_IR_VERSION, help="ONNX IR version (default 9)")
     parser.add_argument("--tol", type=float, default=PARITY_TOL, help="max |ONNX - JAX| action difference")

@@ -259,3 +259,121 @@ def test_failed_policy_save_leaves_no_temp_dir(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         save_small_policy(tmp_path / "policy", small_meta().nu)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- malformed backend returns
+
+
+def malformed_backend(meta: object, at: int, reading: Callable[[object], object] | None = None, **hooks: object):
+    """A FaultyBackend whose read ``at`` returns ``reading(state)``; ``hooks``: estop, height values from then on."""
+    base = faulty_backend_class()
+
+    class Malformed(base):  # type: ignore[misc, valid-type]
+        """Returns what a buggy driver might."""
+
+        def read_state(self) -> object:
+            """The reading, or the malformed one."""
+            state = super().read_state()
+            return reading(state) if reading is not None and self.reads - 1 == at else state
+
+        def estop(self) -> object:
+            """The scripted e-stop value from read ``at`` on (False before)."""
+            return hooks.get("estop", False) if self.reads - 1 >= at else False
+
+        def base_height_fraction(self) -> object:
+            """The scripted height from read ``at`` on (None before)."""
+            return hooks.get("height") if self.reads - 1 >= at else None
+
+    return Malformed(meta)
+
+
+def _with(**changes: object) -> Callable[[object], object]:
+    """A reading with ``changes`` (any types: RobotState does not check them)."""
+    import dataclasses
+
+    return lambda state: dataclasses.replace(state, **changes)
+
+
+MALFORMED: dict[str, tuple[int, dict, str]] = {
+    "read_state returns None": (
+        3,
+        {"reading": lambda state: None},
+        "backend read_state() returned None (NoneType), expected a RobotState",
+    ),
+    "the first read returns None": (
+        0,
+        {"reading": lambda state: None},
+        "backend read_state() returned None (NoneType), expected a RobotState",
+    ),
+    "read_state returns a dict": (
+        3,
+        {"reading": lambda state: {"timestamp": 0.0}},
+        "backend read_state() returned {'timestamp': 0.0} (dict), expected a RobotState",
+    ),
+    "timestamp None": (
+        3,
+        {"reading": _with(timestamp=None)},
+        "backend read_state() returned timestamp = None (NoneType), expected seconds (a number)",
+    ),
+    "timestamp a string": (
+        3,
+        {"reading": _with(timestamp="0.06")},
+        "backend read_state() returned timestamp = '0.06' (str), expected seconds (a number)",
+    ),
+    "joint_pos None": (
+        3,
+        {"reading": _with(joint_pos=None)},
+        "backend read_state() returned joint_pos = None (NoneType), expected an array of numbers",
+    ),
+    "joint_vel strings": (
+        3,
+        {"reading": _with(joint_vel=["fast"] * 12)},
+        "backend read_state() returned joint_vel = ['fast', 'fast', 'fast', 'fast', 'fast', 'fast', ...] (list), "
+        "expected an array of numbers",
+    ),
+    "gyro a dict": (
+        3,
+        {"reading": _with(gyro={"x": 0.0})},
+        "backend read_state() returned gyro = {'x': 0.0} (dict), expected an array of numbers",
+    ),
+    "estop returns None": (3, {"estop": None}, "backend estop() returned None (NoneType), expected True or False"),
+    "base_height_fraction returns a string": (
+        3,
+        {"height": "1.0"},
+        "backend base_height_fraction() returned '1.0' (str), expected a number or None",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_backend_return_damps_then_names_it(case):
+    from mjx_walker.runner.backend import BackendError
+
+    meta = small_meta()
+    at, kwargs, message = MALFORMED[case]
+    backend = malformed_backend(meta, at, **kwargs)
+    with pytest.raises(BackendError) as info:
+        run_loop(backend, ZeroPolicy(meta), meta, np.zeros(3), 1.0, NO_RAMP)
+    assert str(info.value) == message
+    assert backend.calls[-1] == "damp"
+    assert backend.calls.count("write") == max(at - 1, 0)  # read 0 is the loop's first look; tick k reads k + 1
+
+
+def test_run_cli_malformed_backend_return_is_one_line_exit_1(capsys, monkeypatch):
+    from mjx_walker.runner import session
+
+    backends = []
+
+    def broken(name: str, meta: object, *args: object, **kwargs: object) -> object:
+        """The named backend, with a driver that returns None on its fourth read."""
+        backends.append(malformed_backend(meta, 3, reading=lambda state: None))
+        return backends[-1]
+
+    monkeypatch.setattr(session, "make_backend", broken)
+    assert run_cli.main([str(SHIPPED), "--duration", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "python -m mjx_walker.run: error: backend read_state() returned None (NoneType), expected a RobotState; "
+        "the motors were left damped"
+    ]
+    assert backends[0].calls[-1] == "damp"

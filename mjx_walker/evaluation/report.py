@@ -27,9 +27,10 @@ from mjx_walker.evaluation.draws import draw_episode
 from mjx_walker.evaluation.episode import DEFAULT_SETTLE_S, Push, run_episode
 from mjx_walker.evaluation.metrics import MEASURES, summarize
 from mjx_walker.evaluation.plots import plot_comparison, plot_report
-from mjx_walker.evaluation.video import render_video
+from mjx_walker.evaluation.video import Recording, render_video
 from mjx_walker.model import RobotModel, build_robot_model
-from mjx_walker.onnx_meta import PolicyFileError, PolicyMeta, read_meta
+from mjx_walker.onnx_meta import PolicyFileError, PolicyMeta, meta_from_props
+from mjx_walker.policy_paths import resolve_policy
 from mjx_walker.runner.inference import OnnxPolicy
 from mjx_walker.runner.mujoco_backend import SimShift
 from mjx_walker.runner.safety import SafetyError, check_command
@@ -111,7 +112,7 @@ class EpisodeSettings:
     settle_s: float  # steady window start
     push_time_s: float
     command: list[float] | None  # None: drawn per episode
-    record_first: bool  # keep the first episode's qpos (for the video)
+    record_first: bool  # keep the first episode's trajectory (for the video)
     command_ranges: dict[str, list[float]] | None = None  # draw commands here (None: the policy's own)
 
 
@@ -139,13 +140,13 @@ def run_conditions(
     envelope: dict[str, list[float]],
     noise: dict[str, float],
     s: EpisodeSettings,
-) -> tuple[list[dict[str, Any]], list[float], list[np.ndarray]]:
-    """Every condition's episodes: their rows, the inference latencies (s), the first episode's qpos."""
+) -> tuple[list[dict[str, Any]], list[float], Recording]:
+    """Every condition's episodes: their rows, the inference latencies (s), the first episode's trajectory."""
     meta = policy.meta
     draw_meta = meta if s.command_ranges is None else dataclasses.replace(meta, command_ranges=s.command_ranges)
     rows: list[dict[str, Any]] = []
     latencies: list[float] = []
-    first_qpos: list[np.ndarray] = []
+    first = Recording([], [], [0.0, 0.0, 0.0])
     for index, cond in enumerate(conditions):
         substeps = lag_substeps(cond.lag_ms, meta.sim_dt)
         for i in range(s.episodes):
@@ -167,11 +168,12 @@ def run_conditions(
                 robot=robot,
             )
             latencies += ep.pop("inference_s")
-            first_qpos = first_qpos or ep["qpos"]
-            del ep["qpos"]
+            qpos, qvel = ep.pop("qpos"), ep.pop("qvel")
+            if qpos and not first.qpos:
+                first = Recording(qpos, qvel, ep["command"])
             lag = {"lag_ms": substeps * meta.sim_dt * 1e3, "lag_substeps": substeps}
             rows.append({"condition": index, "episode": i, **lag, "push_mps": cond.push_mps, **physics, **ep})
-    return rows, latencies, first_qpos
+    return rows, latencies, first
 
 
 def summarize_conditions(
@@ -232,7 +234,10 @@ def evaluate_policy(
     )
     if command is not None and len(command) != 3:
         raise EvaluationError(f"command needs three numbers vx,vy,yaw; got {list(command)}")
-    policy = policy_path if isinstance(policy_path, OnnxPolicy) else OnnxPolicy(policy_path, verbose=verbose)
+    if isinstance(policy_path, OnnxPolicy):
+        policy = policy_path
+    else:
+        policy = OnnxPolicy(resolve_policy(policy_path), verbose=verbose)
     meta = policy.meta
     if command is not None:
         try:
@@ -256,7 +261,7 @@ def evaluate_policy(
     settings = EpisodeSettings(
         episodes, duration, seed, init_noise, settle_s, push_time_s, command, video is not None, command_ranges
     )
-    rows, latencies, first_qpos = run_conditions(policy, robot, conditions, envelope, noise, settings)
+    rows, latencies, first = run_conditions(policy, robot, conditions, envelope, noise, settings)
     notes = lag_notes(conditions, meta.sim_dt)
     if settle_s >= duration:
         notes.append(f"settle_s {settle_s:g} >= duration {duration:g}: no steady window, tracking measures are null")
@@ -292,7 +297,7 @@ def evaluate_policy(
     (out / "report.json").write_text(json.dumps(report, indent=2))
     plot_report(report, out / "report.png", latencies)
     if video is not None:
-        report["video"] = render_video(meta, first_qpos, Path(video))
+        report["video"] = render_video(meta, first, Path(video))
         (out / "report.json").write_text(json.dumps(report, indent=2))
     return report
 
@@ -338,9 +343,18 @@ def common_command_ranges(metas: list[PolicyMeta]) -> dict[str, list[float]]:
 
 
 def has_meta(path: str | os.PathLike) -> bool:
-    """Whether the file is an ONNX model with mjx_walker metadata (a missing or broken file counts as having it)."""
+    """Whether the file is an ONNX model with mjx_walker metadata (a missing or broken file counts as having it).
+
+    Read through onnxruntime, as the runner reads it: no ``onnx`` package needed.
+    """
+    import onnxruntime as ort
+
     try:
-        read_meta(path)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception:  # missing or not ONNX: loading the policy names the problem
+        return True
+    try:
+        meta_from_props(dict(session.get_modelmeta().custom_metadata_map), str(path))
     except PolicyFileError as err:
         return "not an mjx_walker policy" not in str(err)
     return True
@@ -364,6 +378,7 @@ def evaluate_policies(
     """
     out = Path(out_dir)
     verbose = kwargs.pop("verbose", True)
+    paths = [resolve_policy(p) for p in paths]  # a run or policy directory: its policy.onnx
     policies = load_policies(paths, specs, verbose)
     if len(policies) > 1:
         first = policies[0].meta

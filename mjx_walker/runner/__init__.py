@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mjx_walker.runner.backend import Clock, RobotBackend, RobotState, SimClock, WallClock
+from mjx_walker.runner.backend import BackendError, Clock, RobotBackend, RobotState, SimClock, WallClock
 from mjx_walker.runner.inference import OnnxPolicy, PolicyMismatchError
 from mjx_walker.runner.loop import RunStats, Tick, run_loop
 from mjx_walker.runner.safety import Mode, SafetyConfig, SafetyError, SafetyLayer
 from mjx_walker.runner.session import RunResult, make_backend, run_policy
+from mjx_walker.runner.signals import Terminated
 
 __all__ = [
+    "BackendError",
     "Clock",
     "Mode",
     "MuJoCoBackend",
@@ -29,6 +31,7 @@ __all__ = [
     "SafetyLayer",
     "SimClock",
     "SimShift",
+    "Terminated",
     "Tick",
     "WallClock",
     "make_backend",

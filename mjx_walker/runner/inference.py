@@ -10,6 +10,8 @@ import numpy as np
 from mjx_walker.obs_terms import check_layout
 from mjx_walker.onnx_meta import INPUT_NAME, OUTPUT_NAME, PolicyFileError, PolicyMeta, meta_from_props
 from mjx_walker.policy_spec import load_spec, spec_meta
+from mjx_walker.runner.meta_check import check_policy_meta
+from mjx_walker.runner.safety import SafetyError
 
 PROVIDER_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
@@ -56,7 +58,11 @@ class OnnxPolicy:
         verbose: bool = True,
         spec: str | os.PathLike | None = None,
     ) -> None:
-        """Load the model, read and check its metadata (or its policy ``spec``), open a session."""
+        """Load the model, read and check its metadata (or its policy ``spec``), open a session.
+
+        Every metadata field is checked (:func:`~mjx_walker.runner.meta_check.check_policy_meta`):
+        SafetyError names a bad one, its value and what is allowed.
+        """
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -84,6 +90,10 @@ class OnnxPolicy:
             shape = self.session.get_inputs()[0].shape if self.session.get_inputs() else []
             obs_dim = shape[-1] if shape and isinstance(shape[-1], int) else None
             self.meta = spec_meta(load_spec(spec), str(spec), obs_dim)
+        try:
+            check_policy_meta(self.meta)
+        except SafetyError as err:
+            raise SafetyError(f"{self.path}: {err}") from None
         self.input_name = self.meta.extra.get("input") or INPUT_NAME
         self.provider = self.session.get_providers()[0]
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()

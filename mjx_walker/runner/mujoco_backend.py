@@ -9,11 +9,18 @@ sequence as :meth:`mjx_walker.env.WalkEnv.physics`.
 
 Sensors are read exactly as :func:`mjx_walker.observation.measure` reads MJX data after a step
 (IMU from ``site_xmat`` and ``cvel``), plus optional uniform noise like training's.
+
+The optional hooks of a robot are simulated too: ``heartbeat`` feeds the drives' command timeout
+(``drive_timeout_s``: without a heartbeat for that long the simulated drives go to kp = 0 on their
+own, as real drives do), ``estop`` reports ``estop_pressed`` (pressed, the drives also go to kp = 0)
+and ``base_height_fraction`` is the root height over the standing height. The interface methods
+hold a lock, so the runner's watchdog may call ``damp`` from its thread.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from dataclasses import dataclass, field
 
 import mujoco
@@ -70,21 +77,38 @@ class MuJoCoBackend(RobotBackend):
         sim: SimConfig | None = None,
         qpos: np.ndarray | None = None,
         qvel: np.ndarray | None = None,
+        drive_timeout_s: float | None = None,
     ) -> None:
-        """Build the simulation at the standing keyframe (or ``qpos`` (nq,), ``qvel`` (nv,)) on ``clock``."""
+        """Build the simulation at the standing keyframe (or ``qpos`` (nq,), ``qvel`` (nv,)) on ``clock``.
+
+        ``drive_timeout_s``: the simulated drives' command timeout in s (None: they have none).
+        """
+        self._lock = threading.RLock()
+        self.drive_timeout_s = drive_timeout_s
+        self.estop_pressed = False  # the simulated e-stop input
+        self.heartbeats = 0
         self.robot = robot if isinstance(robot, RobotModel) else build_robot_model(robot, sim)
         self.shift = shift or SimShift()
         self.clock = clock or SimClock()
         self.model = shifted_model(self.robot, self.shift)
         self.data = mujoco.MjData(self.model)
+        self.sim_dt = float(self.model.opt.timestep)
+        self._rng = np.random.default_rng(self.shift.seed)
+        self._imu_body = int(self.model.site_bodyid[self.robot.imu_site])
+        self.reset(qpos, qvel)
+        self._heartbeat_at = self.clock.now()  # clock s of the last heartbeat (or of construction)
+
+    def reset(self, qpos: np.ndarray | None = None, qvel: np.ndarray | None = None) -> None:
+        """Start over now: the standing keyframe (or ``qpos`` (nq,), ``qvel`` (nv,)), an empty lag buffer.
+
+        The model and data stay the same objects (a viewer holding them keeps working).
+        """
+        mujoco.mj_resetData(self.model, self.data)
         self.data.qpos[:] = self.robot.default_qpos if qpos is None else qpos
         if qvel is not None:
             self.data.qvel[:] = qvel
         mujoco.mj_forward(self.model, self.data)
-        self.sim_dt = float(self.model.opt.timestep)
         self._t0 = self.clock.now()
-        self._rng = np.random.default_rng(self.shift.seed)
-        self._imu_body = int(self.model.site_bodyid[self.robot.imu_site])
         # Command history (mjx_walker.lag, as in training), newest first: targets, kp, kd (lag + 1, nu).
         n = self.shift.lag_substeps
         self._targets = lag.init_buffer(np.asarray(self.robot.default_joint_pos, float), n)
@@ -96,7 +120,12 @@ class MuJoCoBackend(RobotBackend):
     # -------------------------------------------------------------- interface
     def read_state(self) -> RobotState:
         """Encoders and IMU after catching physics up with the clock (noisy if configured)."""
-        self._sync()
+        with self._lock:
+            self._sync()
+            return self._reading()
+
+    def _reading(self) -> RobotState:
+        """The sensors now (noisy if configured)."""
         d, r = self.data, self.robot
         gyro, gravity = sensing.imu_reading(d.site_xmat[r.imu_site].reshape(3, 3), d.cvel[self._imu_body, :3])
         readings = {
@@ -114,13 +143,39 @@ class MuJoCoBackend(RobotBackend):
 
     def write_targets(self, targets: np.ndarray, kp: np.ndarray, kd: np.ndarray) -> None:
         """Command targets (nu,) rad with gains; applied from the next substep (after lag)."""
-        self._sync()
-        self._cmd = (np.asarray(targets, float).copy(), np.asarray(kp, float), np.asarray(kd, float))
+        with self._lock:
+            self._sync()
+            self._cmd = (np.asarray(targets, float).copy(), np.asarray(kp, float), np.asarray(kd, float))
 
     def damp(self, kd: np.ndarray) -> None:
         """Damping mode: kp = 0, damping kd (nu,)."""
-        self._sync()
-        self._cmd = (self.data.qpos[self.robot.qpos_adr].copy(), np.zeros(self.robot.nu), np.asarray(kd, float))
+        with self._lock:
+            self._sync()
+            self._cmd = (self.data.qpos[self.robot.qpos_adr].copy(), np.zeros(self.robot.nu), np.asarray(kd, float))
+
+    def heartbeat(self) -> None:
+        """Feed the simulated drives' command timeout."""
+        with self._lock:
+            self._sync()
+            self._heartbeat_at = self.clock.now()
+            self.heartbeats += 1
+
+    def estop(self) -> bool:
+        """Whether the simulated e-stop input is pressed (``estop_pressed``)."""
+        return bool(self.estop_pressed)
+
+    def base_height_fraction(self) -> float:
+        """Root height over its height in the standing keyframe."""
+        with self._lock:
+            self._sync()
+            return self.base_height() / self.robot.standing_height
+
+    def drives_off(self) -> bool:
+        """Whether the simulated drives hold kp = 0 on their own: e-stop pressed, or their command timed out."""
+        if self.estop_pressed:
+            return True
+        timeout = self.drive_timeout_s
+        return timeout is not None and self._t0 + self.data.time - self._heartbeat_at > timeout
 
     # ------------------------------------------------------------- physics
     def _sync(self) -> None:
@@ -136,11 +191,12 @@ class MuJoCoBackend(RobotBackend):
         self._kp = lag.push(self._kp, kp)
         self._kd = lag.push(self._kd, kd)
         delay, r, d = self.shift.lag_substeps, self.robot, self.data
+        kp_scale = 0.0 if self.drives_off() else self.shift.kp_scale  # the drives act at once, past the lag
         tau = pd_torque(
             d.qpos[r.qpos_adr],
             d.qvel[r.dof_adr],
             lag.read(self._targets, delay),
-            lag.read(self._kp, delay) * self.shift.kp_scale,
+            lag.read(self._kp, delay) * kp_scale,
             lag.read(self._kd, delay) * self.shift.kd_scale,
             r.torque_limit,
         )
@@ -151,8 +207,9 @@ class MuJoCoBackend(RobotBackend):
     # ------------------------------------------------- ground truth (sim only)
     def kick(self, velocity_xy: np.ndarray) -> None:
         """A push: add ``velocity_xy`` (2,) m/s, world frame, to the base (as training's pushes do)."""
-        self._sync()
-        self.data.qvel[0:2] += np.asarray(velocity_xy, float)
+        with self._lock:
+            self._sync()
+            self.data.qvel[0:2] += np.asarray(velocity_xy, float)
 
     def base_linvel(self) -> np.ndarray:
         """Base linear velocity (3,) m/s in the base frame (as the training reward sees it)."""

@@ -1,6 +1,7 @@
 """The runner's safety layer: every check that stands between the policy and the motors.
 
-Before the loop starts (:func:`check_policy_meta`, :func:`check_command`, :func:`check_duration`
+Before the loop starts (:func:`mjx_walker.runner.meta_check.check_policy_meta`, every field of
+the policy's metadata, also when the policy is loaded; :func:`check_command`, :func:`check_duration`
 and :class:`SafetyConfig` itself) a setting the layer cannot work with raises :class:`SafetyError`
 naming the field, the value and what is allowed, before any motor is commanded.
 
@@ -12,13 +13,21 @@ Each tick:
 * a reading that is stale (older than ``stale_timeout_s``), stamped in the future (more than
   ``max_future_s`` ahead of the clock) or older than the one before -> damping mode;
 * an implausible reading -> damping mode: a joint beyond its limits by more than
-  ``joint_pos_margin_rad``, a joint speed above ``max_joint_vel``, a gyro rate above
+  ``joint_pos_margin`` of its range, a joint speed above ``max_joint_vel``, a gyro rate above
   ``max_gyro``, a gravity vector whose norm is not 1 within ``gravity_norm_tol`` (it is the unit
   gravity direction, not an acceleration in m/s²);
-* an action of the wrong shape -> damping mode;
+* an action of the wrong shape, or beyond ``max_action_factor`` times the action clip (1) -> damping
+  mode (the action is clipped to [-1, 1] otherwise);
+* a target whose PD torque (:func:`mjx_walker.pd.pd_torque` before its clip, at the tick's reading)
+  exceeds ``max_torque_factor`` times the joint's torque limit for ``max_torque_ticks`` ticks in a
+  row -> damping mode (a joint that cannot follow: blocked, or fought by the policy);
 * an inference call longer than ``max_inference_s`` on the backend's clock (its action is stale
   by then) or ``max_consecutive_misses`` deadline misses in a row -> damping mode;
 * torso tilt (from the IMU's gravity vector) beyond ``max_tilt_rad`` -> damping mode and stop;
+* base height below ``min_height_fraction`` of standing, where the backend measures it -> damping
+  mode and stop;
+* no command sent for ``watchdog_timeout_s`` on a real-time clock -> the watchdog thread damps
+  (:mod:`mjx_walker.runner.watchdog`), and the loop latches damping mode when it runs again;
 * start-up: a ramp from the measured pose to the default pose over ``ramp_duration_s`` before
   the policy engages (skipped when the robot already stands in the default pose).
 
@@ -35,17 +44,15 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mjx_walker.pd import pd_torque
 from mjx_walker.runner.backend import RobotState
-
-if TYPE_CHECKING:
-    from mjx_walker.onnx_meta import PolicyMeta
 
 COMMAND_KEYS = (("lin_vel_x", "m/s"), ("lin_vel_y", "m/s"), ("yaw_rate", "rad/s"))
 COMMAND_TOL = 1e-6  # a command this far past a range end is still in it (float32 rounding of "0.8")
+ACTION_CLIP = 1.0  # policy actions are clipped to [-ACTION_CLIP, ACTION_CLIP]
 
 
 class SafetyError(ValueError):
@@ -70,13 +77,18 @@ _CONFIG_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
     "ramp_duration_s": (lambda v: v >= 0, "seconds >= 0 (0: no ramp)"),
     "ramp_skip_rad": (lambda v: v >= 0, "rad >= 0"),
     "joint_limit_margin": (lambda v: v >= 0, "rad >= 0"),
-    "joint_pos_margin_rad": (lambda v: v >= 0, "rad >= 0"),
+    "joint_pos_margin": (lambda v: v >= 0, "a fraction >= 0 of each joint's range"),
     "max_joint_vel": (lambda v: v > 0, "rad/s > 0"),
     "max_gyro": (lambda v: v > 0, "rad/s > 0"),
     "gravity_norm_tol": (lambda v: 0 < v < 1, "a fraction in (0, 1)"),
     "max_inference_s": (lambda v: v > 0, "seconds > 0"),
     "max_consecutive_misses": (lambda v: v >= 1 and float(v).is_integer(), "a whole number >= 1"),
     "damping_kd": (lambda v: v >= 0, "N·m·s/rad >= 0"),
+    "max_action_factor": (lambda v: v >= 1, "a factor >= 1 of the action clip"),
+    "max_torque_factor": (lambda v: v >= 1, "a factor >= 1 of the torque limit"),
+    "max_torque_ticks": (lambda v: v >= 1 and float(v).is_integer(), "a whole number >= 1"),
+    "min_height_fraction": (lambda v: 0 <= v < 1, "a fraction in [0, 1) (0: off)"),
+    "watchdog_timeout_s": (lambda v: v > 0, "seconds > 0"),
 }
 
 
@@ -91,13 +103,18 @@ class SafetyConfig:
     ramp_duration_s: float = 1.0  # start-up ramp to the default pose
     ramp_skip_rad: float = 0.1  # no ramp when every joint already is this close to the default pose
     joint_limit_margin: float = 0.0  # rad kept clear of each joint limit
-    joint_pos_margin_rad: float = 0.5  # a joint read this far beyond its limits is implausible -> damping
+    joint_pos_margin: float = 0.25  # a joint read beyond its limits by this fraction of its range -> damping
     max_joint_vel: float = 100.0  # rad/s, a faster joint reading is implausible -> damping
     max_gyro: float = 100.0  # rad/s, a faster IMU rate is implausible -> damping
     gravity_norm_tol: float = 0.5  # |norm(gravity) - 1| beyond this -> damping (a unit vector)
     max_inference_s: float = 0.05  # s on the backend's clock; a slower policy call -> damping
     max_consecutive_misses: int = 5  # this many deadline misses in a row -> damping
     damping_kd: float = 2.0  # N·m·s/rad, least damping gain in damping mode (some MJCFs have kd = 0)
+    max_action_factor: float = 10.0  # |action| beyond this x the clip (1) is not clipped but trips -> damping
+    max_torque_factor: float = 2.0  # PD torque beyond this x a joint's torque limit ...
+    max_torque_ticks: int = 5  # ... for this many ticks in a row -> damping
+    min_height_fraction: float = 0.5  # base height / standing height below this (where measured) -> stop
+    watchdog_timeout_s: float = 0.1  # s (wall clock) with no command sent -> the watchdog damps (real time only)
 
     def __post_init__(self) -> None:
         """SafetyError naming the field, its value and what is allowed, for the first bad field."""
@@ -107,50 +124,6 @@ class SafetyConfig:
             number = isinstance(value, numbers.Real) and not isinstance(value, bool)
             if not (number and math.isfinite(value) and test(value)):
                 raise SafetyError(f"SafetyConfig.{f.name} = {value!r} is invalid: expected {allowed}")
-
-
-def _check_values(
-    name: str, values: object, size: int | None, allowed: str, test: Callable[[np.ndarray], object] | None = None
-) -> np.ndarray:
-    """``values`` as a float array of ``size`` finite entries passing ``test``, else SafetyError."""
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SafetyError(f"policy metadata {name} = {values!r} is invalid: expected {allowed}") from None
-    shape_ok = arr.ndim == (0 if size is None else 1) and (size is None or arr.shape == (size,))
-    if not shape_ok or not np.all(np.isfinite(arr)) or (test is not None and not np.all(test(arr))):
-        raise SafetyError(f"policy metadata {name} = {values!r} is invalid: expected {allowed}")
-    return arr
-
-
-def check_policy_meta(meta: PolicyMeta) -> None:
-    """SafetyError unless the metadata the loop computes targets and timing from is usable.
-
-    Bad metadata would otherwise hang the loop (``ctrl_dt`` <= 0 or NaN) or send NaN targets
-    and gains to the motors (a NaN default pose, action scale, joint limit or gain).
-    """
-    nu = meta.nu
-    if nu < 1:
-        raise SafetyError(f"policy metadata joint_names = {meta.joint_names!r} is invalid: expected >= 1 joint")
-    _check_values("ctrl_dt", meta.ctrl_dt, None, "a finite control period > 0 s", lambda v: v > 0)
-    _check_values("action_scale", meta.action_scale, None, "a finite scale >= 0 rad", lambda v: v >= 0)
-    _check_values("gait_frequency_hz", meta.gait_frequency_hz, None, "a finite frequency >= 0 Hz", lambda v: v >= 0)
-    _check_values("initial_gait_phase", meta.initial_gait_phase, 2, "2 finite phases in rad")
-    for name, allowed, test in (
-        ("default_joint_pos", "rad", None),
-        ("joint_lower", "rad", None),
-        ("joint_upper", "rad", None),
-        ("kp", "N·m/rad >= 0", lambda v: v >= 0),
-        ("kd", "N·m·s/rad >= 0", lambda v: v >= 0),
-    ):
-        _check_values(name, getattr(meta, name), nu, f"{nu} finite values in {allowed} (one per joint)", test)
-    lower, upper = meta.array("joint_lower"), meta.array("joint_upper")
-    if np.any(lower > upper):
-        j = int(np.argmax(lower > upper))
-        raise SafetyError(
-            f"policy metadata joint_lower[{j}] = {lower[j]:g} > joint_upper[{j}] = {upper[j]:g} rad: "
-            "expected joint_lower <= joint_upper"
-        )
 
 
 def check_command(command: Sequence[float] | np.ndarray, ranges: Mapping[str, Sequence[float]]) -> np.ndarray:
@@ -194,6 +167,11 @@ class SafetyLayer:
         """Limits (nu,) rad, default pose (nu,) rad, control period s (finite, > 0)."""
         if not (math.isfinite(period) and period > 0):
             raise SafetyError(f"control period = {period!r} is invalid: expected a finite period > 0 s")
+        if cfg.watchdog_timeout_s < 2 * period:
+            raise SafetyError(
+                f"SafetyConfig.watchdog_timeout_s = {cfg.watchdog_timeout_s!r} is invalid for this policy: expected "
+                f"at least 2 control periods ({2 * period:g} s)"
+            )
         self.cfg = cfg
         self.joint_lower = np.asarray(joint_lower, float)
         self.joint_upper = np.asarray(joint_upper, float)
@@ -214,6 +192,7 @@ class SafetyLayer:
         self._ramp_t0 = 0.0
         self._last_stamp = -math.inf
         self._misses = 0
+        self._torque_ticks = 0  # ticks in a row with a PD torque over max_torque_factor x its limit
 
     # -------------------------------------------------------------- tripping
     @property
@@ -262,12 +241,14 @@ class SafetyLayer:
         """False (and damping) if a finite reading is physically implausible (a sensor or driver fault)."""
         cfg = self.cfg
         pos = np.asarray(state.joint_pos, float)
-        beyond = np.maximum(self.joint_lower - pos, pos - self.joint_upper)
-        if np.any(beyond > cfg.joint_pos_margin_rad):
+        margin = cfg.joint_pos_margin * (self.joint_upper - self.joint_lower)  # (nu,) rad
+        beyond = np.maximum(self.joint_lower - pos, pos - self.joint_upper) - margin
+        if np.any(beyond > 0):
             j = int(np.argmax(beyond))
             self.trip(
                 f"implausible joint_pos[{j}] = {pos[j]:.3g} rad: beyond its limits "
-                f"[{self.joint_lower[j]:.3g}, {self.joint_upper[j]:.3g}] by more than {cfg.joint_pos_margin_rad:g} rad"
+                f"[{self.joint_lower[j]:.3g}, {self.joint_upper[j]:.3g}] by more than {margin[j]:.3g} rad "
+                f"({cfg.joint_pos_margin:g} of its range)"
             )
             return False
         for name, limit in (("joint_vel", cfg.max_joint_vel), ("gyro", cfg.max_gyro)):
@@ -305,11 +286,64 @@ class SafetyLayer:
         return self.engaged
 
     def check_action(self, action: np.ndarray, nu: int) -> bool:
-        """False (and damping) unless the policy's action has shape (nu,) and is finite."""
+        """False (and damping) unless the policy's action has shape (nu,), is finite and near the clip.
+
+        An action beyond ``max_action_factor`` x the clip is not clipped: a policy that far off its
+        training distribution (or a broken export) is not trusted with the motors.
+        """
         if np.shape(action) != (nu,):
             self.trip(f"action shape {np.shape(action)} is not ({nu},)")
             return False
-        return self.check_finite("action", action)
+        if not self.check_finite("action", action):
+            return False
+        size = np.abs(np.asarray(action, float))
+        limit = self.cfg.max_action_factor * ACTION_CLIP
+        if np.any(size > limit):
+            j = int(np.argmax(size))
+            self.trip(
+                f"action[{j}] = {float(action[j]):.3g} is beyond {self.cfg.max_action_factor:g} x the action clip "
+                f"({ACTION_CLIP:g}): the policy is far outside what it was trained to output"
+            )
+            return False
+        return True
+
+    def check_torque(
+        self, state: RobotState, target: np.ndarray, kp: np.ndarray, kd: np.ndarray, torque_limit: np.ndarray
+    ) -> bool:
+        """False (and damping) once the PD torque for ``target`` is over its limit too long.
+
+        target (nu,) rad; kp (nu,) N·m/rad; kd (nu,) N·m·s/rad; torque_limit (nu,) N·m. The torque is
+        the drives' PD law before its clip, at this tick's reading; ``max_torque_ticks`` ticks in a
+        row over ``max_torque_factor`` x the limit trip.
+        """
+        tau = pd_torque(np.asarray(state.joint_pos, float), np.asarray(state.joint_vel, float), target, kp, kd, np.inf)
+        ratio = np.abs(tau) / np.asarray(torque_limit, float)
+        if not np.any(ratio > self.cfg.max_torque_factor):
+            self._torque_ticks = 0
+            return True
+        self._torque_ticks += 1
+        if self._torque_ticks < self.cfg.max_torque_ticks:
+            return True
+        j = int(np.argmax(ratio))
+        self.trip(
+            f"torque: joint {j} needs {tau[j]:.3g} N·m from its PD law, over {self.cfg.max_torque_factor:g} x its "
+            f"limit {torque_limit[j]:g} N·m for {self._torque_ticks} ticks in a row"
+        )
+        return False
+
+    def check_height(self, fraction: float | None) -> bool:
+        """False (damping and stop) if the base is below ``min_height_fraction`` of standing (None: not measured)."""
+        if fraction is None:
+            return True
+        if not math.isfinite(fraction):
+            self.trip(f"non-finite base height fraction {fraction!r}", stop=True)
+            return False
+        if fraction < self.cfg.min_height_fraction:
+            self.trip(
+                f"fall: base at {fraction:.2f} of its standing height (< {self.cfg.min_height_fraction:g})", stop=True
+            )
+            return False
+        return True
 
     def check_latency(self, seconds: float) -> bool:
         """False (and damping) if an inference call took longer than ``max_inference_s`` on the clock."""
@@ -365,3 +399,12 @@ def tilt_from_gravity(gravity: np.ndarray) -> float:
     if norm == 0.0 or not np.isfinite(norm):
         return float("inf")
     return float(np.arccos(np.clip(-g[2] / norm, -1.0, 1.0)))
+
+
+def __getattr__(name: str) -> object:
+    """``check_policy_meta``, importable from here as before (it lives in :mod:`mjx_walker.runner.meta_check`)."""
+    if name == "check_policy_meta":
+        from mjx_walker.runner.meta_check import check_policy_meta
+
+        return check_policy_meta
+    raise AttributeError(f"module 'mjx_walker.runner.safety' has no attribute {name!r}")

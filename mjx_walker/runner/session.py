@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mjx_walker.cli import SIM_EXTRA, missing_sim_module
 from mjx_walker.configs import SimConfig
 from mjx_walker.onnx_meta import PolicyMeta
-from mjx_walker.runner.backend import RobotBackend, SimClock, WallClock
+from mjx_walker.policy_paths import resolve_policy
+from mjx_walker.runner.backend import Clock, RobotBackend, SimClock, WallClock
 from mjx_walker.runner.inference import OnnxPolicy
 from mjx_walker.runner.loop import RunStats, Tick, run_loop
 from mjx_walker.runner.safety import SafetyConfig
@@ -36,19 +38,26 @@ def sim_config(meta: PolicyMeta) -> SimConfig:
     )
 
 
-def make_backend(name: str, meta: PolicyMeta, realtime: bool = False, shift: SimShift | None = None) -> RobotBackend:
-    """A backend by name for the policy's robot; hardware backends register here."""
+def make_backend(
+    name: str, meta: PolicyMeta, realtime: bool = False, shift: SimShift | None = None, clock: Clock | None = None
+) -> RobotBackend:
+    """A backend by name for the policy's robot; hardware backends register here.
+
+    ``clock`` replaces the simulated robot's default clock (the wall clock if ``realtime``, else simulated time).
+    """
     if name == "mujoco":
+        clock = clock or (WallClock() if realtime else SimClock())
         try:
             from mjx_walker.runner.mujoco_backend import MuJoCoBackend
+
+            return MuJoCoBackend(meta.robot, shift=shift, clock=clock, sim=sim_config(meta))
         except ImportError as err:  # a robot-only install: numpy and onnxruntime
+            module = missing_sim_module(err)
+            why = f"no module {module!r}" if module else (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise BackendUnavailableError(
                 f"backend 'mujoco' (the simulated robot) needs the mujoco package and the robot assets, "
-                f'which this install lacks ({err}): pip install "mjx_walker[train]", or run a hardware backend'
+                f"which this install lacks ({why}): {SIM_EXTRA}, or run a hardware backend"
             ) from err
-
-        clock = WallClock() if realtime else SimClock()
-        return MuJoCoBackend(meta.robot, shift=shift, clock=clock, sim=sim_config(meta))
     raise ValueError(f"unknown backend {name!r}; available: {list(BACKENDS)} (or pass a RobotBackend instance)")
 
 
@@ -75,12 +84,13 @@ def run_policy(
 ) -> RunResult:
     """Run a policy for ``duration`` s with ``command`` [vx m/s, vy m/s, yaw rad/s].
 
+    ``policy_path``: the ONNX file, a policy or run directory holding it, or a loaded policy.
     ``spec``: the policy spec of an ONNX policy trained elsewhere (:mod:`mjx_walker.policy_spec`).
     """
     if isinstance(policy_path, OnnxPolicy):
         policy = policy_path
     else:
-        policy = OnnxPolicy(policy_path, verbose=verbose, spec=spec)
+        policy = OnnxPolicy(resolve_policy(policy_path), verbose=verbose, spec=spec)
     meta = policy.meta
     be = backend if isinstance(backend, RobotBackend) else make_backend(backend, meta, realtime, shift)
     stats = run_loop(be, policy, meta, np.asarray(command, np.float32), duration, safety, observer, policy.provider)
