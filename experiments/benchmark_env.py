@@ -1,7 +1,10 @@
 """Benchmark: MJX walking-env throughput against MuJoCo C on the same model, in one run.
 
     python experiments/benchmark_env.py [--robot berkeley_humanoid] [--envs 16 64 256] [--steps 50]
-    python experiments/benchmark_env.py --envs 1024 2048 4096 8192 16384 --steps 100     # on a GPU
+    python experiments/benchmark_env.py --envs 1024 2048 4096 8192 16384 --steps 100 --c-envs   # on a GPU
+
+The env runs on both physics backends: MJX (``--envs``) and MuJoCo C through the env's callback
+(``--c-envs``, ``SimConfig.backend="mujoco"``: the whole env step, randomized models included).
 
 MJX side: ``jax.jit(jax.vmap(env.reset))`` and ``jax.jit(jax.vmap(env.step))`` of
 ``WalkEnv(EnvConfig(robot=RobotConfig(name=robot)))`` -- the default EnvConfig, so domain
@@ -157,7 +160,7 @@ def timed_compile(fn: Any, *args: Any) -> tuple[Any, float]:
 
 
 def mjx_rate(env: WalkEnv, num_envs: int, steps: int, warmup: int) -> dict[str, Any]:
-    """Compile times and steady-state steps/s of the jitted, vmapped env at one batch size."""
+    """Compile times and steady-state steps/s of the jitted, vmapped env at one batch size (either physics)."""
     keys = jax.random.split(jax.random.PRNGKey(0), num_envs)
     reset, reset_compile_s = timed_compile(jax.jit(jax.vmap(env.reset)), keys)
     state, _ = reset(keys)
@@ -225,12 +228,12 @@ def print_table(rows: list[dict[str, Any]], ref: dict[str, Any]) -> None:
     )
     for r in rows:
         print(
-            f"| MJX {r['num_envs']} | {r['physics_steps_per_s']:,.0f} | {r['control_steps_per_s']:,.0f} | "
+            f"| {r['label']} {r['num_envs']} | {r['physics_steps_per_s']:,.0f} | {r['control_steps_per_s']:,.0f} | "
             f"{r['x_mujoco_c_all_cores']:.2f} | {r['x_mujoco_c_1_thread']:.2f} |"
         )
-    print("\n| num_envs | reset compile (s) | step compile (s) |\n|---:|---:|---:|")
+    print("\n| env | reset compile (s) | step compile (s) |\n|---|---:|---:|")
     for r in rows:
-        print(f"| {r['num_envs']} | {r['reset_compile_s']:.1f} | {r['step_compile_s']:.1f} |")
+        print(f"| {r['label']} {r['num_envs']} | {r['reset_compile_s']:.1f} | {r['step_compile_s']:.1f} |")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -238,6 +241,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robot", default="berkeley_humanoid")
     parser.add_argument("--envs", type=int, nargs="+", default=[16, 64, 256], help="num_envs sweep")
+    parser.add_argument(
+        "--c-envs", type=int, nargs="*", default=[64, 256, 1024], help="num_envs sweep of the env on MuJoCo C physics"
+    )
     parser.add_argument("--steps", type=int, default=50, help="timed control steps per num_envs")
     parser.add_argument("--warmup", type=int, default=3, help="untimed control steps after compiling")
     parser.add_argument("--ref-seconds", type=float, default=3.0, help="timing of each MuJoCo C reference")
@@ -258,21 +264,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(servo copy matches motor + NumPy PD to {ref['equivalence_max_qpos_diff']:.1e} rad)",
         flush=True,
     )
+    c_env = WalkEnv(dataclasses.replace(env.cfg, sim=dataclasses.replace(env.cfg.sim, backend="mujoco")))
     rows = []
-    for n in args.envs:
-        row = mjx_rate(env, n, args.steps, args.warmup)
-        row["x_mujoco_c_all_cores"] = row["physics_steps_per_s"] / ref["physics_steps_per_s_all_cores"]
-        row["x_mujoco_c_1_thread"] = row["physics_steps_per_s"] / ref["physics_steps_per_s_1_thread"]
-        rows.append(row)
-        print(
-            f"MJX num_envs={n}: {row['physics_steps_per_s']:,.0f} physics steps/s "
-            f"(compile reset {row['reset_compile_s']:.1f} s, step {row['step_compile_s']:.1f} s)",
-            flush=True,
-        )
+    for label, walk_env, sizes in (("MJX env", env, args.envs), ("C env", c_env, args.c_envs)):
+        for n in sizes:
+            row = {"label": label, **mjx_rate(walk_env, n, args.steps, args.warmup)}
+            row["x_mujoco_c_all_cores"] = row["physics_steps_per_s"] / ref["physics_steps_per_s_all_cores"]
+            row["x_mujoco_c_1_thread"] = row["physics_steps_per_s"] / ref["physics_steps_per_s_1_thread"]
+            rows.append(row)
+            print(
+                f"{label} num_envs={n}: {row['physics_steps_per_s']:,.0f} physics steps/s "
+                f"(compile reset {row['reset_compile_s']:.1f} s, step {row['step_compile_s']:.1f} s)",
+                flush=True,
+            )
     print_table(rows, ref)
     rec = _record.record(
         f"benchmark_env_{args.robot}",
-        {"mujoco_c": ref, "mjx": rows},
+        {
+            "mujoco_c": ref,
+            "mjx": [r for r in rows if r["label"] == "MJX env"],
+            "c_env": [r for r in rows if r["label"] == "C env"],
+        },
         benchmark="env",
         robot=args.robot,
         n_substeps=env.n_substeps,

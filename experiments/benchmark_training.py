@@ -28,6 +28,7 @@ process for reference; it prints both and records env steps/s in total and per d
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import socket
@@ -39,7 +40,7 @@ from typing import Any
 
 import _record
 
-from mjx_walker.configs import to_dict
+from mjx_walker.configs import SIM_BACKENDS, to_dict
 from mjx_walker.ppo_config import PPOConfig
 from mjx_walker.presets import PRESETS
 from mjx_walker.robots import ROBOTS
@@ -87,6 +88,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--host-devices", type=int, default=None, help="CPU only: XLA host devices (default: cores)")
     parser.add_argument("--out", default=None, help="results folder (default experiments/results)")
     parser.add_argument("--processes", type=int, default=1, help="> 1: N local processes against 1 process")
+    parser.add_argument("--backend", default=None, choices=SIM_BACKENDS, help="physics (default: the preset's)")
+    parser.add_argument(
+        "--compare-backends", action="store_true", help="MJX and MuJoCo C physics, one process each, side by side"
+    )
     parser.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)  # COORDINATOR N I
     parser.add_argument("--child-result", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -96,30 +101,40 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error("--processes must be >= 1")
     if args.processes > 1:
         return compare_processes(args)
+    if args.compare_backends:
+        return compare_backends(args)
     if args.child:
         return run_child(args)
 
     from mjx_walker.presets import get_preset
 
     # before JAX starts, as the CLI does: a device count that cannot hang this preset's batch
-    _setup_jax(args.host_devices, get_preset(args.robot, args.preset or "cpu")[1])
+    guess_env, guess_ppo = get_preset(args.robot, args.preset or "cpu")
+    _setup_jax(args.host_devices, guess_ppo, sim_backend=args.backend or guess_env.sim.backend)
     import jax
 
     from mjx_walker.training import train
 
     preset = args.preset or ("gpu" if jax.default_backend() == "gpu" else "cpu")
     env_cfg, preset_ppo = get_preset(args.robot, preset)
+    if args.backend:
+        env_cfg = dataclasses.replace(env_cfg, sim=dataclasses.replace(env_cfg.sim, backend=args.backend))
     ppo_cfg = cut_to_epochs(preset_ppo, args.epochs)
     devices = jax.local_device_count()
     print(
         f"robot={args.robot} preset={preset} epochs={args.epochs} x {ppo_cfg.env_steps_per_epoch} env steps, "
-        f"num_envs={ppo_cfg.num_envs}, devices={devices} x {jax.local_devices()[0].device_kind}",
+        f"num_envs={ppo_cfg.num_envs}, physics={env_cfg.sim.backend}, "
+        f"devices={devices} x {jax.local_devices()[0].device_kind}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp:
         result = train(env_cfg, ppo_cfg, run_dir=os.path.join(tmp, "run"), show_progress=False)
     res = throughput(result.metrics)
     res.update(device_count=devices, num_envs=ppo_cfg.num_envs, env_steps_per_epoch=ppo_cfg.env_steps_per_epoch)
+    res.update(sim_backend=env_cfg.sim.backend)
+    if args.child_result:
+        Path(args.child_result).write_text(json.dumps(res))
+        return res
     steady = res["steady_env_steps_per_s"]
     print(
         f"time to step-0 eval {res['time_to_step0_eval_s']:.1f} s, to first trained eval "
@@ -218,6 +233,47 @@ def compare_processes(args: argparse.Namespace) -> dict[str, Any]:
         epochs=args.epochs,
         ppo_config=to_dict(cut_to_epochs(ppo_cfg, args.epochs)),
         # set: compiles came (partly) from an earlier run's cache; only the steady rates compare
+        jax_compilation_cache=os.environ.get("MJX_WALKER_JAX_CACHE"),
+    )
+    print(f"recorded in {_record.write(rec, args.out)}")
+    return rec
+
+
+def compare_backends(args: argparse.Namespace) -> dict[str, Any]:
+    """The preset on MJX and on MuJoCo C physics, one fresh process each; print and record both."""
+    from mjx_walker.presets import get_preset
+
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_backends_") as tmp:
+        for backend in SIM_BACKENDS:
+            result = Path(tmp) / f"{backend}.json"
+            cmd = [sys.executable, __file__, "--robot", args.robot, "--epochs", str(args.epochs), "--backend", backend]
+            cmd += ["--preset", args.preset] if args.preset else []
+            cmd += ["--host-devices", str(args.host_devices)] if args.host_devices else []
+            if subprocess.run([*cmd, "--child-result", str(result)]).returncode:
+                raise SystemExit(f"the {backend} training failed")
+            figures[backend] = json.loads(result.read_text())
+    for backend, f in figures.items():
+        steady, first = f["steady_env_steps_per_s"], f["time_to_first_trained_eval_s"]
+        print(
+            f"{backend:>6} physics, {f['device_count']} device(s): steady {steady:,.0f} env steps/s, "
+            f"step-0 eval {f['time_to_step0_eval_s']:.0f} s, first trained eval {first:.0f} s"
+        )
+    ratio = figures["mujoco"]["steady_env_steps_per_s"] / figures["mjx"]["steady_env_steps_per_s"]
+    print(f"MuJoCo C / MJX (the reference): {ratio:.2f}x steady env steps/s")
+    import jax
+
+    preset = args.preset or ("gpu" if jax.default_backend() == "gpu" else "cpu")
+    env_cfg, ppo_cfg = get_preset(args.robot, preset)
+    rec = _record.record(
+        f"benchmark_training_backends_{args.robot}_{preset}",
+        {**figures, "ratio_mujoco_over_mjx": ratio},
+        benchmark="training_backends",
+        robot=args.robot,
+        preset=preset,
+        epochs=args.epochs,
+        env_config=to_dict(env_cfg),
+        ppo_config=to_dict(cut_to_epochs(ppo_cfg, args.epochs)),
         jax_compilation_cache=os.environ.get("MJX_WALKER_JAX_CACHE"),
     )
     print(f"recorded in {_record.write(rec, args.out)}")

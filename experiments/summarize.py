@@ -57,10 +57,12 @@ VERSIONS = {
     "benchmark_env": ("python", "jax", "jaxlib", "mujoco", "mujoco-mjx"),
     # before benchmark_training: kind() takes the first key a record name starts with
     "benchmark_training_processes": ("python", "jax", "jaxlib", "mujoco-mjx", "brax"),
+    "benchmark_training_backends": ("python", "jax", "jaxlib", "mujoco", "mujoco-mjx", "brax"),
     "benchmark_training": ("python", "jax", "jaxlib", "mujoco-mjx", "brax", "flax", "optax"),
     "benchmark_runner": ("python", "onnxruntime", "onnxruntime-gpu", "mujoco", "numpy"),
     "dr_ablation": ("jax", "mujoco", "mujoco-mjx", "brax", "onnxruntime"),
     "cpu_walk": ("jax", "mujoco-mjx", "brax", "onnxruntime"),
+    "recipe_seed": ("jax", "mujoco", "brax", "onnxruntime"),
 }
 
 
@@ -159,10 +161,10 @@ def env_lines(rec: dict[str, Any]) -> list[str]:
         ratio_one = rate / one_c if rate and one_c else None
         ctrl = rate / rec["n_substeps"] if rate and rec.get("n_substeps") else None
         rows.append([label, num(rate), num(ctrl), num(ratio_all, ".2f"), num(ratio_one, ".2f"), "", ""])
-    for r in res.get("mjx", []):
+    for r in res.get("mjx", []) + res.get("c_env", []):
         rows.append(
             [
-                f"MJX {r['num_envs']}",
+                f"{r.get('label', 'MJX')} {r['num_envs']}",
                 num(r.get("physics_steps_per_s")),
                 num(r.get("control_steps_per_s")),
                 num(r.get("x_mujoco_c_all_cores"), ".2f"),
@@ -209,6 +211,43 @@ def training_lines(rec: dict[str, Any]) -> list[str]:
         num(res.get("total_s"), ".1f"),
     ]
     return table(header, [row], "lrrrrrrrr")
+
+
+def backends_lines(rec: dict[str, Any]) -> list[str]:
+    """MJX vs MuJoCo C physics of a benchmark_training --compare-backends record: a row each, then the ratio."""
+    res = rec["results"]
+    header = ["physics", "devices", "step-0 eval (s)", "first trained eval (s)", "steady env steps/s"]
+    rows = [
+        [
+            name,
+            str(res[name].get("device_count", "?")),
+            num(res[name].get("time_to_step0_eval_s"), ".1f"),
+            num(res[name].get("time_to_first_trained_eval_s"), ".1f"),
+            num(res[name].get("steady_env_steps_per_s")),
+        ]
+        for name in ("mjx", "mujoco")
+        if name in res
+    ]
+    ratio = res.get("ratio_mujoco_over_mjx")
+    return [*table(header, rows, "lrrrr"), "", f"MuJoCo C / MJX: **{num(ratio, '.2f')}x** steady env steps/s."]
+
+
+def recipe_seed_lines(rec: dict[str, Any]) -> list[str]:
+    """One seed of the one-command recipe: verdict, wall time, conditions."""
+    res = rec["results"]
+    wall = f"{res['wall_s'] / 60:.1f} min" if res.get("wall_s") else "not timed"
+    rows = [
+        [
+            c["commands"],
+            num(c["lag_ms"], ".0f"),
+            num(c["no_fall_rate"], ".2f"),
+            num(c["lin_error"], ".3f"),
+            num(c.get("yaw_error"), ".3f"),
+        ]
+        for c in res["conditions"]
+    ]
+    head = f"Seed {res['seed']}: **{'walks' if res['walks'] else 'does not walk'}**, training wall time {wall}."
+    return [head, "", *table(["commands", "lag (ms)", "no-fall", "lin error (m/s)", "yaw error (rad/s)"], rows)]
 
 
 def processes_lines(rec: dict[str, Any]) -> list[str]:
@@ -414,6 +453,11 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {
         "Training, 1 vs N processes (`benchmark_training.py --processes`)",
         processes_lines,
     ),
+    "benchmark_training_backends": (
+        "Training, MJX vs MuJoCo C physics (`benchmark_training.py --compare-backends`)",
+        backends_lines,
+    ),
+    "recipe_seed": ("The one-command recipe, seed by seed (`recipe_seeds.py`)", recipe_seed_lines),
     "benchmark_runner": ("Export and runner (`benchmark_runner.py`)", runner_lines),
     "dr_ablation": ("Randomization on vs off (`dr_ablation.py`)", dr_lines),
     "cpu_walk": ("Learning to walk on 2 CPU cores (`cpu_walk.py`)", cpu_walk_lines),

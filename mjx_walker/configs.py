@@ -130,6 +130,9 @@ class RobotConfig:
         check_scalar(self, "soft_joint_limit_factor", 0.0, 1.0, strict_lo=True)
 
 
+SIM_BACKENDS = ("mjx", "mujoco")
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """Physics and control timing, and solver settings."""
@@ -138,10 +141,15 @@ class SimConfig:
     sim_dt: float = 0.002  # s, physics substep
     iterations: int = 3  # constraint solver iterations
     ls_iterations: int = 5  # line-search iterations
+    # Physics engine: "mjx" (MJX, in the compiled graph: the GPU path) or "mujoco" (MuJoCo C on the
+    # CPU's cores through a callback, several times faster than MJX on a CPU; see physics_c.py).
+    backend: str = "mjx"
 
     def __post_init__(self) -> None:
         """Validate fields, including that sim_dt divides ctrl_dt."""
         canonicalize(self)
+        if self.backend not in SIM_BACKENDS:
+            _fail(self, "backend", self.backend, f"expected one of {SIM_BACKENDS}")
         check_scalar(self, "ctrl_dt", 0.0, 1.0, strict_lo=True)
         check_scalar(self, "sim_dt", 0.0, 0.1, strict_lo=True)
         check_scalar(self, "iterations", 1, 100, integer=True)

@@ -1,9 +1,14 @@
-"""The joystick walking environment: pure, unbatched ``reset`` and ``step`` on MJX.
+"""The joystick walking environment: pure, unbatched ``reset`` and ``step``.
 
-:class:`WalkEnv` holds only static things resolved at build time (the compiled model, indices,
+:class:`WalkEnv` holds only static things resolved at build time (the physics backend, indices,
 layouts, configs). ``reset(key)`` and ``step(state, action)`` are pure functions of their
 arguments; callers vmap them. The randomized physics of an env lives in ``state.params`` and is
 applied to the nominal model inside ``step``.
+
+The physics runs on MJX (:mod:`mjx_walker.physics_mjx`, the GPU path) or MuJoCo C
+(:mod:`mjx_walker.physics_c`, the CPU path), by ``SimConfig.backend``. Both return the same
+:class:`~mjx_walker.state.Readout`, from which everything else here (observations, rewards,
+terminations) is computed by one code path.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import jax.numpy as jnp
 import mujoco
 from mujoco import mjx
 
-from mjx_walker import gait, lag, pd, sensing
+from mjx_walker import gait, lag, sensing
 from mjx_walker.command import sample_command, sample_interval
 from mjx_walker.configs import EnvConfig
 from mjx_walker.model import RobotModel, build_robot_model
@@ -26,11 +31,11 @@ from mjx_walker.observation import (
     critic_layout,
     measure,
 )
-from mjx_walker.randomization import apply_params, sample_params
+from mjx_walker.physics_c import CPhysics
+from mjx_walker.physics_mjx import MjxPhysics
+from mjx_walker.randomization import sample_params
 from mjx_walker.rewards import RewardInputs, reward_terms, total_reward
-from mjx_walker.state import EnvState, Observation, PhysicsParams, StepOutput
-
-CONTACT_TOLERANCE = 1e-3  # m, a foot closer than this to the floor counts as in contact
+from mjx_walker.state import CData, EnvState, Observation, Readout, StepOutput
 
 
 def physics_finite(qpos: jax.Array, qvel: jax.Array) -> jax.Array:
@@ -42,13 +47,10 @@ class WalkEnv:
     """Static description of the walking task; ``reset`` and ``step`` are pure."""
 
     def __init__(self, cfg: EnvConfig | None = None) -> None:
-        """Build the robot model and resolve everything static (no tracing happens here)."""
+        """Build the robot model and the physics backend, and resolve everything static (no tracing here)."""
         self.cfg = cfg or EnvConfig()
         self.robot: RobotModel = build_robot_model(self.cfg.robot.name, self.cfg.sim)
-        # This process's own device: MJX's default, jax.devices()[0], is process 0's device when
-        # several processes train together (jax.distributed), and a traced env may not close over it.
-        device = jax.local_devices()[0]
-        self.mjx_model = mjx.put_model(self.robot.mj_model, device=device)
+        self.sim = CPhysics(self.robot) if self.cfg.sim.backend == "mujoco" else MjxPhysics(self.robot)
         self.actor_layout = actor_layout(self.robot.nu)
         self.critic_layout = critic_layout(self.robot.nu)
         robot = self.robot
@@ -57,12 +59,16 @@ class WalkEnv:
         half = (robot.joint_upper - robot.joint_lower) / 2 * self.cfg.robot.soft_joint_limit_factor
         self.soft_lower = jnp.asarray(center - half, jnp.float32)
         self.soft_upper = jnp.asarray(center + half, jnp.float32)
-        # Template physics state at the standing keyframe (fixes every field's dtype once).
+        # Foot site heights at the standing keyframe (the swing height is measured from there).
         mj_data = mujoco.MjData(robot.mj_model)
         mj_data.qpos[:] = robot.default_qpos
         mujoco.mj_forward(robot.mj_model, mj_data)
         self.feet_site_z0 = jnp.asarray(mj_data.site_xpos[robot.foot_sites, 2], jnp.float32)
-        self._data_template = mjx.put_data(robot.mj_model, mj_data, device=device)
+
+    @property
+    def mjx_model(self):  # noqa: ANN201 - mjx.Model
+        """The nominal MJX model (MJX backend only)."""
+        return self.sim.mjx_model
 
     @property
     def action_size(self) -> int:
@@ -95,20 +101,18 @@ class WalkEnv:
             key_state,
         ) = jax.random.split(key, 9)
         params = sample_params(key_params, cfg.randomization, self.robot)
-        model = apply_params(self.mjx_model, self.robot, params)
 
         yaw = jax.random.uniform(key_yaw, (), jnp.float32, -jnp.pi, jnp.pi)
         quat = jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)], jnp.float32)
         qpos = jnp.asarray(self.robot.default_qpos, jnp.float32).at[3:7].set(quat)
         qvel = jnp.zeros(self.robot.mj_model.nv, jnp.float32)
         qvel = qvel.at[0:6].set(jax.random.uniform(key_qvel, (6,), jnp.float32, -0.2, 0.2))
-        data = self._data_template.replace(qpos=qpos, qvel=qvel)
-        data = mjx.forward(model, data)
+        data, readout = self.sim.init(params, qpos, qvel)
 
-        contact = self._feet_contact(data)
         command = sample_command(key_cmd, cfg.command)
         state = EnvState(
             data=data,
+            readout=readout,
             params=params,
             lag_buffer=lag.init_buffer(self.default_joint_pos, cfg.randomization.max_lag_substeps),
             command=command,
@@ -116,13 +120,13 @@ class WalkEnv:
             gait_frequency=jax.random.uniform(key_freq, (), jnp.float32, *cfg.command.gait_frequency_hz),
             last_action=jnp.zeros(self.robot.nu, jnp.float32),
             feet_air_time=jnp.zeros(2, jnp.float32),
-            last_contact=contact,
+            last_contact=readout.feet_contact,
             steps=jnp.int32(0),
             steps_to_resample=sample_interval(key_resample, cfg.command.resample_interval_s, self.ctrl_dt),
             steps_to_push=sample_interval(key_push, cfg.push.interval_s, self.ctrl_dt),
             rng=key_state,
         )
-        obs = self._observe(key_noise, state, data, contact, state.feet_air_time)
+        obs = self._observe(key_noise, state, data, readout, state.feet_air_time)
         return state, obs
 
     # ------------------------------------------------------------------- step
@@ -133,24 +137,23 @@ class WalkEnv:
             state.rng, 7
         )
         action = jnp.nan_to_num(action.astype(jnp.float32))
-        model = apply_params(self.mjx_model, self.robot, state.params)
 
         data = self._maybe_push(state, key_push_dir, key_push_mag)
-        feet_xy_before = data.site_xpos[self.robot.foot_sites, :2]
         target = self.default_joint_pos + cfg.robot.action_scale * action
-        data, buffer, applied, tau = self.physics(model, state.params, data, state.lag_buffer, target)
+        buffer, applied = lag.schedule(state.lag_buffer, target, state.params.lag, self.n_substeps)
+        data, readout, tau = self.sim.step(state.params, data, applied)
 
         # Feet: contact, air time, slip, height.
-        contact = self._feet_contact(data)
+        contact = readout.feet_contact
         contact_filt = contact | state.last_contact
         first_contact = (state.feet_air_time > 0.0) & contact_filt
         air_time = state.feet_air_time + self.ctrl_dt
-        feet_xy = data.site_xpos[self.robot.foot_sites, :2]
-        slip_speed = jnp.linalg.norm(feet_xy - feet_xy_before, axis=-1) / self.ctrl_dt
-        feet_height = data.site_xpos[self.robot.foot_sites, 2] - self.feet_site_z0
+        feet_xy_before = state.readout.feet_pos[:, :2]
+        slip_speed = jnp.linalg.norm(readout.feet_pos[:, :2] - feet_xy_before, axis=-1) / self.ctrl_dt
+        feet_height = readout.feet_pos[:, 2] - self.feet_site_z0
 
         # Termination: fall (tilt or height) or a non-finite physics state.
-        root_rot = data.xmat[self.robot.root_body]
+        root_rot = readout.root_rot
         finite = physics_finite(data.qpos, data.qvel)
         min_height = cfg.command.min_height_fraction * self.robot.standing_height
         fell = sensing.fell(root_rot, data.qpos[2], cfg.command.max_tilt_rad, min_height)
@@ -158,7 +161,7 @@ class WalkEnv:
 
         inputs = RewardInputs(
             command=state.command,
-            base_linvel=base_linvel(self.robot, data),
+            base_linvel=base_linvel(readout, data.qvel),
             base_angvel=data.qvel[3:6],
             gravity=root_rot.T @ jnp.array([0.0, 0.0, -1.0]),
             torques=tau,
@@ -199,6 +202,7 @@ class WalkEnv:
         new_air_time = air_time * ~contact_filt
         new_state = EnvState(
             data=data,
+            readout=readout,
             params=state.params,
             lag_buffer=buffer,
             command=command,
@@ -212,7 +216,7 @@ class WalkEnv:
             steps_to_push=steps_to_push,
             rng=key_next,
         )
-        obs = self._observe(key_noise, new_state, data, contact, new_air_time)
+        obs = self._observe(key_noise, new_state, data, readout, new_air_time)
         obs = jax.tree.map(lambda x: jnp.where(finite, jnp.nan_to_num(x), 0.0), obs)
         out = StepOutput(
             obs=obs,
@@ -225,42 +229,8 @@ class WalkEnv:
         )
         return new_state, out
 
-    # ---------------------------------------------------------------- physics
-    def physics(
-        self,
-        model: mjx.Model,
-        params: PhysicsParams,
-        data: mjx.Data,
-        buffer: jax.Array,
-        target: jax.Array,
-    ) -> tuple[mjx.Data, jax.Array, jax.Array, jax.Array]:
-        """Run the substeps of one control step in one ``lax.scan``.
-
-        Each substep pushes ``target`` (nu,) rad into the lag buffer, applies the PD law to the
-        target ``params.lag`` substeps old and steps MJX. Returns the new data, the buffer, the
-        applied targets (n_substeps, nu) and the last substep's torques (nu,).
-        """
-        robot = self.robot
-        kp = jnp.asarray(robot.kp, jnp.float32) * params.kp_scale
-        kd = jnp.asarray(robot.kd, jnp.float32) * params.kd_scale
-        limit = jnp.asarray(robot.torque_limit, jnp.float32)
-
-        def substep(
-            carry: tuple[mjx.Data, jax.Array], _: None
-        ) -> tuple[tuple[mjx.Data, jax.Array], tuple[jax.Array, jax.Array]]:
-            """One physics step with the lagged PD target."""
-            d, buf = carry
-            buf = lag.push(buf, target)
-            applied = lag.read(buf, params.lag)
-            tau = pd.pd_torque(d.qpos[robot.qpos_adr], d.qvel[robot.dof_adr], applied, kp, kd, limit)
-            d = mjx.step(model, d.replace(ctrl=tau))
-            return (d, buf), (applied, tau)
-
-        (data, buffer), (applied, taus) = jax.lax.scan(substep, (data, buffer), None, length=self.n_substeps)
-        return data, buffer, applied, taus[-1]
-
     # ---------------------------------------------------------------- helpers
-    def _maybe_push(self, state: EnvState, key_dir: jax.Array, key_mag: jax.Array) -> mjx.Data:
+    def _maybe_push(self, state: EnvState, key_dir: jax.Array, key_mag: jax.Array) -> mjx.Data | CData:
         """The physics state with a horizontal velocity kick if a push is due this step."""
         data = state.data
         if not self.cfg.push.enabled:
@@ -271,33 +241,18 @@ class WalkEnv:
         due = (state.steps_to_push <= 1).astype(jnp.float32)
         return data.replace(qvel=data.qvel.at[0:2].add(due * kick))
 
-    def _feet_contact(self, data: mjx.Data) -> jax.Array:
-        """(2,) bool: does any collision geom of the left / right foot touch the floor."""
-        contact = data._impl.contact  # MJX keeps contacts in its implementation-specific part
-        g1, g2 = contact.geom[:, 0], contact.geom[:, 1]
-        touching = contact.dist < CONTACT_TOLERANCE
-        floor = self.robot.floor_geom
-        result = []
-        for side in self.robot.foot_geoms:
-            geoms = jnp.asarray(side[side >= 0])
-            in_foot1 = jnp.any(g1[:, None] == geoms[None, :], axis=1)
-            in_foot2 = jnp.any(g2[:, None] == geoms[None, :], axis=1)
-            pair = (in_foot1 & (g2 == floor)) | (in_foot2 & (g1 == floor))
-            result.append(jnp.any(pair & touching))
-        return jnp.stack(result)
-
     def _observe(
         self,
         key: jax.Array,
         state: EnvState,
-        data: mjx.Data,
-        contact: jax.Array,
+        data: mjx.Data | CData,
+        readout: Readout,
         air_time: jax.Array,
     ) -> Observation:
         """Noisy actor and privileged critic observations of a state."""
-        meas = measure(self.robot, data)
+        meas = measure(self.robot, data, readout)
         args = (state.last_action, state.command, state.gait_phase, self.default_joint_pos)
         clean = build_actor_obs(meas, *args)
         noisy = build_actor_obs(add_noise(key, meas, self.cfg.noise), *args)
-        critic = build_critic_obs(clean, self.robot, data, state.params, contact, air_time, self.cfg.sim.sim_dt)
+        critic = build_critic_obs(clean, data, readout, state.params, air_time, self.cfg.sim.sim_dt)
         return Observation(actor=noisy, critic=critic)

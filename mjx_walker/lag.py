@@ -28,3 +28,17 @@ def push(buffer, target):  # noqa: ANN001, ANN201 - NumPy or JAX arrays
 def read(buffer, lag):  # noqa: ANN001, ANN201 - NumPy or JAX arrays
     """The target (nu,) commanded ``lag`` substeps before the newest one (lag: int scalar, traced or not)."""
     return buffer[lag]
+
+
+def schedule(buffer, target, lag, n_substeps: int):  # noqa: ANN001, ANN201 - NumPy or JAX arrays
+    """Push ``target`` (nu,) for ``n_substeps`` substeps; the buffer after them and each substep's applied target.
+
+    Returns (buffer (L+1, nu), applied (n_substeps, nu)): the target the PD law tracks at each
+    substep, ``lag`` pushes old, as :func:`push` then :func:`read` give it substep by substep.
+    """
+    xp = xp_of(buffer, target)
+    applied = []
+    for _ in range(n_substeps):
+        buffer = push(buffer, target)
+        applied.append(read(buffer, lag))
+    return buffer, xp.stack(applied)

@@ -123,10 +123,9 @@ def _id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str, robot: str) -> in
     return idx
 
 
-def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotModel:
-    """Parse, strip, override and compile a robot's scene; resolve all names to indices."""
+def _robot_spec(robot_name: str, sim: SimConfig) -> tuple[RobotSpec, mujoco.MjSpec]:
+    """The robot's scene as an MjSpec: visual meshes and sensors removed, overrides and timing applied."""
     spec_info = get_robot(robot_name)
-    sim = sim or SimConfig()
     spec = mujoco.MjSpec.from_file(str(scene_path(spec_info)))
     _strip_visual_meshes(spec)
     for sensor in list(spec.sensors):
@@ -135,6 +134,13 @@ def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotMod
     spec.option.timestep = sim.sim_dt
     spec.option.iterations = sim.iterations
     spec.option.ls_iterations = sim.ls_iterations
+    return spec_info, spec
+
+
+def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotModel:
+    """Parse, strip, override and compile a robot's scene; resolve all names to indices."""
+    sim = sim or SimConfig()
+    spec_info, spec = _robot_spec(robot_name, sim)
 
     # Read PD gains and torque limits from the position actuators before they become motors.
     nominal = spec.compile()

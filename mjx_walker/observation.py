@@ -17,7 +17,7 @@ from mjx_walker.configs import NoiseConfig
 from mjx_walker.model import RobotModel
 from mjx_walker.obs_terms import ACTOR_TERMS, build_obs, term_size
 from mjx_walker.sensing import imu_reading
-from mjx_walker.state import Measurement, PhysicsParams
+from mjx_walker.state import CData, Measurement, PhysicsParams, Readout
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,9 @@ def build_actor_obs(meas: Measurement, last_action, command, gait_phase, default
     return build_obs(ACTOR_TERMS, readings)
 
 
-def measure(robot: RobotModel, data: mjx.Data) -> Measurement:
-    """Noise-free IMU and encoder readings from the physics state."""
-    imu_body = int(robot.mj_model.site_bodyid[robot.imu_site])
-    gyro, gravity = imu_reading(data.site_xmat[robot.imu_site], data.cvel[imu_body, :3])
+def measure(robot: RobotModel, data: mjx.Data | CData, readout: Readout) -> Measurement:
+    """Noise-free IMU and encoder readings from the physics state and its readout."""
+    gyro, gravity = imu_reading(readout.imu_rot, readout.imu_angvel)
     return Measurement(
         gyro=gyro,
         gravity=gravity,
@@ -112,17 +111,16 @@ def add_noise(key: jax.Array, meas: Measurement, cfg: NoiseConfig) -> Measuremen
     )
 
 
-def base_linvel(robot: RobotModel, data: mjx.Data) -> jax.Array:
-    """Base linear velocity (3,) m/s in the base frame (free joint qvel[0:3] is world-frame)."""
-    return data.xmat[robot.root_body].T @ data.qvel[0:3]
+def base_linvel(readout: Readout, qvel: jax.Array) -> jax.Array:
+    """Base linear velocity (3,) m/s in the base frame (free joint qvel[0:3] (nv,) is world-frame)."""
+    return readout.root_rot.T @ qvel[0:3]
 
 
 def build_critic_obs(
     actor_clean: jax.Array,
-    robot: RobotModel,
-    data: mjx.Data,
+    data: mjx.Data | CData,
+    readout: Readout,
     params: PhysicsParams,
-    feet_contact: jax.Array,
     feet_air_time: jax.Array,
     sim_dt: float,
 ) -> jax.Array:
@@ -130,9 +128,9 @@ def build_critic_obs(
     return jnp.concatenate(
         [
             actor_clean,
-            base_linvel(robot, data),
+            base_linvel(readout, data.qvel),
             data.qpos[2:3],
-            feet_contact.astype(jnp.float32),
+            readout.feet_contact.astype(jnp.float32),
             feet_air_time,
             params.friction[None],
             params.payload[None],

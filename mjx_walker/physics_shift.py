@@ -41,3 +41,26 @@ def shift_friction(geom_friction, pair_friction, floor_geom: int, floor_pairs: n
     pair_mask = np.zeros(pair_friction.shape, bool)
     pair_mask[np.asarray(floor_pairs, int), 0:2] = True
     return xp.where(geom_mask, friction, geom_friction), xp.where(pair_mask, friction, pair_friction)
+
+
+def shift_joints(armature, damping, frictionloss, dofs: np.ndarray, armature_scale, damping_scale, frictionloss_scale):  # noqa: ANN001, ANN201
+    """Dof armature, passive damping and friction loss (nv,) with the actuated dofs ``dofs`` (nu,) scaled.
+
+    The scales are (nu,) multipliers, one per actuated joint; other dofs (the floating base) keep theirs.
+    """
+    select = np.zeros((armature.shape[0], len(dofs)))  # (nv, nu): 1 where dof d is actuated joint j
+    select[np.asarray(dofs, int), np.arange(len(dofs))] = 1.0
+    keep = 1.0 - select.sum(axis=1)  # (nv,): 1 for dofs no scale applies to
+
+    def scaled(values, scale):  # noqa: ANN001, ANN202
+        """``values`` (nv,) times ``scale`` (nu,) at the actuated dofs (exact: products with 0 and 1 only)."""
+        return values * (select @ scale + keep)
+
+    return scaled(armature, armature_scale), scaled(damping, damping_scale), scaled(frictionloss, frictionloss_scale)
+
+
+def shift_com(body_ipos, torso: int, com_offset):  # noqa: ANN001, ANN201
+    """Body COM positions (nbody, 3) m with the torso's moved by ``com_offset`` (3,) m (in its body frame)."""
+    xp = xp_of(body_ipos, com_offset)
+    is_torso = (np.arange(body_ipos.shape[0]) == torso)[:, None]
+    return body_ipos + xp.where(is_torso, xp.asarray(com_offset)[None, :], 0.0)

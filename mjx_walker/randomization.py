@@ -15,7 +15,7 @@ from mujoco import mjx
 
 from mjx_walker.configs import RandomizationConfig, Range
 from mjx_walker.model import RobotModel
-from mjx_walker.physics_shift import shift_friction, shift_masses
+from mjx_walker.physics_shift import shift_com, shift_friction, shift_joints, shift_masses
 from mjx_walker.state import PhysicsParams
 
 
@@ -82,15 +82,19 @@ def apply_params(model: mjx.Model, robot: RobotModel, params: PhysicsParams) -> 
     mass, inertia = shift_masses(
         jnp.asarray(m.body_mass), jnp.asarray(m.body_inertia), params.mass_scale, params.payload, torso
     )
-    ipos = jnp.asarray(m.body_ipos).at[torso].add(params.com_offset)
+    ipos = shift_com(jnp.asarray(m.body_ipos), torso, params.com_offset)
     geom_friction, pair_friction = shift_friction(
         jnp.asarray(m.geom_friction), jnp.asarray(m.pair_friction), robot.floor_geom, robot.floor_pairs, params.friction
     )
-
-    dofs = robot.dof_adr
-    armature = jnp.asarray(m.dof_armature).at[dofs].multiply(params.armature_scale)
-    damping = jnp.asarray(m.dof_damping).at[dofs].multiply(params.damping_scale)
-    frictionloss = jnp.asarray(m.dof_frictionloss).at[dofs].multiply(params.frictionloss_scale)
+    armature, damping, frictionloss = shift_joints(
+        jnp.asarray(m.dof_armature),
+        jnp.asarray(m.dof_damping),
+        jnp.asarray(m.dof_frictionloss),
+        robot.dof_adr,
+        params.armature_scale,
+        params.damping_scale,
+        params.frictionloss_scale,
+    )
     return model.replace(
         body_mass=mass,
         body_inertia=inertia,

@@ -267,11 +267,15 @@ def lock_run_dir(run_dir: Path) -> Iterator[Path]:
         os.close(fd)  # releases the flock
 
 
-def write_stages(run_dir: Path, stages: list[dict[str, Any]]) -> None:
-    """Write ``stages.json`` (``[{"name", "env", "ppo"}, ...]``) atomically, creating the run directory."""
+def write_stages(run_dir: Path, stages: list[dict[str, Any]], select: int = 0) -> None:
+    """Write ``stages.json`` atomically, creating the run directory.
+
+    It holds ``stages`` (``[{"name", "env", "ppo"}, ...]``) and ``select``, how many of the last
+    stage's checkpoints the trainer judges at the end (:mod:`mjx_walker.selection`).
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / f".{STAGES_FILE}.tmp"
-    tmp.write_text(json.dumps({"stages": stages}, indent=2, default=str))
+    tmp.write_text(json.dumps({"stages": stages, "select": select}, indent=2, default=str))
     os.replace(tmp, run_dir / STAGES_FILE)
 
 
@@ -285,3 +289,9 @@ def read_stages(run_dir: Path) -> list[dict[str, Any]] | None:
     except (ValueError, KeyError, TypeError) as err:
         raise RunDirError(f"{path} is not a valid stages file ({err})") from None
     return stages
+
+
+def read_select(run_dir: Path) -> int:
+    """How many of its last stage's checkpoints a staged run judges at its end (0: none, or a plain run)."""
+    path = Path(run_dir) / STAGES_FILE
+    return int(json.loads(path.read_text()).get("select", 0)) if path.is_file() else 0

@@ -8,7 +8,7 @@ from mujoco import mjx
 
 from mjx_walker.sensing import Measurement  # the robot's readings: part of the NumPy-only contract
 
-__all__ = ["EnvState", "Measurement", "Observation", "PhysicsParams"]
+__all__ = ["CData", "EnvState", "Measurement", "Observation", "PhysicsParams", "Readout"]
 
 
 @struct.dataclass
@@ -28,6 +28,32 @@ class PhysicsParams:
 
 
 @struct.dataclass
+class Readout:
+    """What the task reads of the physics after a control step, the same from either physics backend.
+
+    As MuJoCo's own step leaves them, these come from the last substep's forward pass (the state
+    before its integration); the positions and velocities (``data.qpos``/``data.qvel``) come after it.
+    """
+
+    root_rot: jax.Array  # (3, 3) base orientation, base frame -> world
+    imu_rot: jax.Array  # (3, 3) IMU site orientation, IMU frame -> world
+    imu_angvel: jax.Array  # (3,) rad/s, angular velocity of the body carrying the IMU, world frame
+    feet_pos: jax.Array  # (2, 3) m, foot sites (left, right), world frame
+    feet_contact: jax.Array  # (2,) bool, any collision geom of the foot touches the floor
+
+
+@struct.dataclass
+class CData:
+    """Physics state of one env on the MuJoCo C backend (``SimConfig.backend = "mujoco"``).
+
+    Named as in ``mjx.Data`` so that code reading ``data.qpos``/``data.qvel`` serves both backends.
+    """
+
+    qpos: jax.Array  # (nq,) generalized positions (free joint: m, unit quaternion)
+    qvel: jax.Array  # (nv,) generalized velocities (free joint: world-frame m/s, local rad/s)
+
+
+@struct.dataclass
 class Observation:
     """Actor (deployable) and critic (privileged) observation vectors."""
 
@@ -39,7 +65,8 @@ class Observation:
 class EnvState:
     """Everything that evolves in one env between control steps."""
 
-    data: mjx.Data  # physics state
+    data: mjx.Data | CData  # physics state (which one: SimConfig.backend)
+    readout: Readout  # what the task reads of the physics at the last step (or reset)
     params: PhysicsParams  # this episode's randomized physics
     lag_buffer: jax.Array  # (max_lag + 1, nu) rad, commanded PD targets, newest first
     command: jax.Array  # (3,) vx m/s, vy m/s, yaw rate rad/s

@@ -244,6 +244,7 @@ def train_stages(
     show_progress: bool = True,
     time_limit_s: float | None = None,
     init_from: str | os.PathLike | None = None,
+    select: int = 0,
 ) -> TrainResult:
     """Train a preset's stages (:func:`mjx_walker.presets.get_stages`) one after another.
 
@@ -251,7 +252,9 @@ def train_stages(
     stage k trains in ``run_dir/<its name>/`` (a run directory of its own) and starts from the
     final checkpoint of stage k - 1 (``init_from``; the first stage from ``init_from`` if given);
     ``run_dir/policy/`` is the last stage's policy once it is done. ``resume=True`` continues
-    whichever stage was running. ``time_limit_s`` covers all stages together.
+    whichever stage was running. ``time_limit_s`` covers all stages together. ``select`` > 0: at
+    the end, the last stage's last ``select`` checkpoints are judged in MuJoCo C and the best becomes
+    ``run_dir/policy/`` (:mod:`mjx_walker.selection`); a resumed run keeps the count it started with.
     """
     run = Path(run_dir)
     if len(stages) == 1:
@@ -270,7 +273,11 @@ def train_stages(
     if not resume and distributed.is_writer():  # process 0 alone reads and writes the run directory
         if run.exists() and any(run.iterdir()):
             raise FileExistsError(f"{run} already holds a run; resume it (--resume {run}) or pick another --out")
-        rd.write_stages(run, [{"name": s.name, "env": to_dict(s.env), "ppo": to_dict(s.ppo)} for s in stages])
+        rd.write_stages(
+            run, [{"name": s.name, "env": to_dict(s.env), "ppo": to_dict(s.ppo)} for s in stages], select=select
+        )
+    if resume:
+        select = rd.read_select(run)
     t_start = time.monotonic()
     result = None
     for i, stage in enumerate(stages):
@@ -297,6 +304,10 @@ def train_stages(
         shutil.copytree(result.policy_dir, tmp)
         shutil.rmtree(run / rd.POLICY, ignore_errors=True)
         tmp.rename(run / rd.POLICY)
+        if select > 0:
+            from mjx_walker.selection import select_policy
+
+            select_policy(run, run / stages[-1].name, select)
         print(f"done: all {len(stages)} stages; final policy {run / rd.POLICY}", file=sys.stderr)
     return result
 
@@ -568,6 +579,12 @@ def _parser() -> argparse.ArgumentParser:
         help="stop cleanly at the last checkpoint that fits in this many seconds; --resume continues",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-select",
+        action="store_true",
+        help="keep the last checkpoint as the policy (a walking preset otherwise judges its last few "
+        "checkpoints in MuJoCo C and keeps the best; selection.json in the run)",
+    )
     group = parser.add_argument_group(
         "several processes (jax.distributed; process 0 writes the run directory, give all the same --out)"
     )
@@ -583,19 +600,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_jax(
-    host_devices: int | None, ppo_cfg: PPOConfig | None = None, processes: int = 1, on_this_host: int = 1
+    host_devices: int | None,
+    ppo_cfg: PPOConfig | None = None,
+    processes: int = 1,
+    on_this_host: int = 1,
+    sim_backend: str = "mjx",
 ) -> int:
     """Before JAX starts: the XLA host device count (and an optional compilation cache); the count.
 
     ``host_devices`` None: every core (shared by ``on_this_host`` processes), or for ``ppo_cfg``
-    (split over ``processes``) the most that cannot hang (:mod:`mjx_walker.host_devices`).
+    (split over ``processes``) the most that cannot hang (:mod:`mjx_walker.host_devices`); one
+    for the MuJoCo C physics (``sim_backend="mujoco"``), whose own thread pool uses the cores.
     Ignored when XLA_FLAGS already sets a count.
     """
     cores = max((os.cpu_count() or 1) // max(on_this_host, 1), 1)
     if host_devices is not None:
         count = host_devices
     else:
-        count = choose_host_devices(ppo_cfg, cores, processes) if ppo_cfg is not None else cores
+        count = choose_host_devices(ppo_cfg, cores, processes, sim_backend) if ppo_cfg is not None else cores
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={count}".strip()
@@ -677,14 +699,14 @@ def main(argv: list[str] | None = None) -> TrainResult:
                 )
         # Resolved before JAX starts, to size the CPU devices; without --preset that is the cpu
         # preset's batch (on a GPU the host device count does not matter).
-        _, ppo_guess = _cli_configs(args, args.preset or "cpu")
+        env_guess, ppo_guess = _cli_configs(args, args.preset or "cpu")
     except (ConfigError, FileNotFoundError, rd.RunDirError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from err
     processes = (launch.num_processes or 1) if launch else 1
     # processes whose coordinator is this machine share its cores
     local = launch is not None and str(launch.coordinator).rpartition(":")[0] in ("localhost", "127.0.0.1", "[::1]")
-    _setup_jax(args.host_devices, ppo_guess, processes, processes if local else 1)
+    _setup_jax(args.host_devices, ppo_guess, processes, processes if local else 1, env_guess.sim.backend)
     if launch is not None:
         distributed.initialize(launch)
     import jax
@@ -726,8 +748,15 @@ def main(argv: list[str] | None = None) -> TrainResult:
         )
         if args.init_from:
             print(f"init from: {args.init_from}", file=sys.stderr)
+        from mjx_walker.presets import SELECT_CHECKPOINTS
+
         return train_stages(
-            stages, run, show_progress=not args.no_progress, time_limit_s=args.time_limit, init_from=args.init_from
+            stages,
+            run,
+            show_progress=not args.no_progress,
+            time_limit_s=args.time_limit,
+            init_from=args.init_from,
+            select=0 if args.no_select else SELECT_CHECKPOINTS.get(preset, 0),
         )
     except KeyboardInterrupt:
         print(_interrupted(run), file=sys.stderr)

@@ -1,4 +1,4 @@
-"""experiments/cpu_walk.py without training: the walking bar by hand, and the handoff round trip."""
+"""experiments/cpu_walk.py without training: the handoff round trip."""
 
 from __future__ import annotations
 
@@ -11,44 +11,6 @@ EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 sys.path.insert(0, str(EXPERIMENTS))
 
 import cpu_walk  # noqa: E402
-
-
-def _row(commands: str, lag: float, no_fall: float, lin: float | None, yaw: float | None = None) -> dict:
-    return {"commands": commands, "lag_ms": lag, "no_fall_rate": no_fall, "lin_error": lin, "yaw_error": yaw}
-
-
-def _walking() -> list[dict]:
-    return [
-        _row("forward", 0, 1.0, 0.15),
-        _row("forward", 16, 1.0, 0.10),
-        _row("random", 0, 1.0, 0.20, 0.30),
-        _row("random", 16, 1.0, 0.05, 0.10),
-    ]
-
-
-def test_the_bar_is_issue_10s():
-    assert cpu_walk.LAGS_MS == (0.0, 16.0) and cpu_walk.EPISODES >= 10 and cpu_walk.DURATION_S == 10.0
-    assert cpu_walk.walks(_walking())  # every figure exactly at or inside its limit
-
-
-def test_each_failed_criterion_fails_the_bar():
-    for i, change in [
-        (0, {"lin_error": 0.151}),  # forward tracking 0.15 m/s
-        (2, {"lin_error": 0.201}),  # random-command linear tracking 0.2 m/s
-        (3, {"yaw_error": 0.301}),  # yaw-rate tracking 0.3 rad/s
-        (1, {"no_fall_rate": 0.9}),  # one fall in ten
-        (2, {"lin_error": None}),  # nobody survived to be measured
-    ]:
-        rows = _walking()
-        rows[i] = {**rows[i], **change}
-        assert not cpu_walk.walks(rows), change
-    assert not cpu_walk.walks(_walking()[:2])  # standing-still forward runs alone are not enough
-
-
-def test_standing_still_is_not_walking():
-    """What the 1M-step checkpoint did: no falls, but a 0.5 m/s error on a 0.5 m/s command."""
-    rows = [_row("forward", 0, 1.0, 0.50), _row("random", 0, 1.0, 0.30, 0.34)]
-    assert not cpu_walk.walks(rows)
 
 
 def test_handoff_round_trip(tmp_path, monkeypatch):

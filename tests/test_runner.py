@@ -65,7 +65,7 @@ def test_numpy_observation_matches_jax(default_env):
     command = np.array([0.4, -0.2, 0.3], np.float32)
     phase = np.array([1.0, -2.1], np.float32)
     jax_obs = build_actor_obs(
-        measure(env.robot, data),
+        measure(env.robot, data, env.sim.readout(data)),
         jnp.asarray(last_action),
         jnp.asarray(command),
         jnp.asarray(phase),

@@ -474,7 +474,7 @@ def test_the_cpu_preset_is_two_stages_and_the_cli_trains_both(tmp_path):
 
 def test_stages_chain_warm_starts_and_resume_continues_the_running_stage(tmp_path, monkeypatch):
     """train_stages, train() stood in: each stage starts from the previous one; resume picks up the running one."""
-    from mjx_walker import training
+    from mjx_walker import selection, training
     from mjx_walker.presets import Stage
 
     env, ppo = get_preset("berkeley_humanoid", "test")
@@ -492,10 +492,13 @@ def test_stages_chain_warm_starts_and_resume_continues_the_running_stage(tmp_pat
         return training.TrainResult(run, env_cfg, ppo_cfg, None, None, None, [], 1, complete)
 
     monkeypatch.setattr(training, "train", fake_train)
-    paused = training.train_stages(stages, tmp_path / "run", init_from=tmp_path / "before")
+    selected = []
+    monkeypatch.setattr(selection, "select_policy", lambda run, stage, count: selected.append((stage.name, count)))
+    paused = training.train_stages(stages, tmp_path / "run", init_from=tmp_path / "before", select=2)
     assert not paused.complete and calls == [("a", False, "before"), ("b", False, "a")]
     assert [s["name"] for s in rd.read_stages(tmp_path / "run")] == ["a", "b", "c"]
     assert not (tmp_path / "run" / rd.POLICY).exists()  # no policy until the last stage is done
+    assert selected == [] and rd.read_select(tmp_path / "run") == 2
 
     stop_at.clear()
     calls.clear()
@@ -504,3 +507,4 @@ def test_stages_chain_warm_starts_and_resume_continues_the_running_stage(tmp_pat
     assert calls == [("a", True, None), ("b", True, None), ("c", False, "b")]
     assert final.complete and final.run_dir == tmp_path / "run" / "c"
     assert json.loads((tmp_path / "run" / rd.POLICY / "policy.json").read_text()) == {"stage": "c"}
+    assert selected == [("c", 2)]  # the resumed run judged its last stage's checkpoints, as it started
