@@ -21,7 +21,7 @@ Brax pmaps over them; the device count is recorded. ``MJX_WALKER_JAX_CACHE`` (pe
 compilation cache) would make the compile times meaningless: the record says whether it was set.
 
 ``--processes N`` (N > 1) measures the same training as N cooperating processes on this machine
-(``jax.distributed`` over localhost, as the README's launch lines) and, in the same run, as one
+(``jax.distributed`` over localhost, as docs/training.md's launch lines) and, in the same run, as one
 process for reference; it prints both and records env steps/s in total and per device.
 """
 

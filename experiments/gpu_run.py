@@ -1,4 +1,4 @@
-"""Everything a lent GPU machine should do, in stages that survive its 10-minute command limit.
+"""Everything an offline GPU machine should do, in stages that survive its 10-minute command limit.
 
     bash experiments/gpu_run.sh [--size full|tiny] [--out gpu_out] [--budget-s 540] [--stages ...]
     python experiments/gpu_run.py unpack <files_at>/gpu_out.tar.gz [--out gpu_out] [--record]
@@ -16,8 +16,8 @@ not yet done that fits in what is left of ``--budget-s``:
   process per num_envs (each compiles its own reset and step), so a stopped call keeps the sizes
   it finished; their records are merged into one when all are done.
 
-State lives in ``<out>/status.json``; every stage writes under ``<out>``. With ``$OUT`` set (the
-device tool), ``<out>`` minus older checkpoints is packed into ``$OUT/gpu_out.tar.gz`` (plus
+State lives in ``<out>/status.json``; every stage writes under ``<out>``. With ``$OUT`` set (by the
+remote job runner), ``<out>`` minus older checkpoints is packed into ``$OUT/gpu_out.tar.gz`` (plus
 status.json and summary.md beside it) to bring back; ``unpack`` restores it here, and carrying
 ``gpu_out`` on the next call continues where this one stopped. A stopped stage loses only its
 unfinished part: training resumes from its latest complete checkpoint.
@@ -50,7 +50,7 @@ import _record
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("train", "export", "evaluate", "bench_runner", "bench_env")
 BUNDLE = "gpu_out.tar.gz"
-MAX_BUNDLE_BYTES = 16 * 2**20  # the device tool brings back files of at most 16 MiB
+MAX_BUNDLE_BYTES = 16 * 2**20  # the remote job runner brings back files of at most 16 MiB
 # Set in this process only, before JAX starts: it needs no GPU memory, the stages need it all.
 PARENT_ONLY_ENV = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
 _env_before: dict[str, str | None] = {}
@@ -151,23 +151,44 @@ def run_cmd(cmd: list[str], log: Path, timeout: float) -> int:
         return rc
 
 
+def stage_dirs(run: Path) -> list[Path]:
+    """The run directories that train: ``run`` itself, or each stage's of a staged run (``stages.json``)."""
+    if (run / "stages.json").exists():
+        return [run / st["name"] for st in json.loads((run / "stages.json").read_text())["stages"]]
+    return [run]
+
+
+def started(run: Path) -> bool:
+    """Whether a run (plain or staged) was started in ``run``."""
+    return (run / "config.json").exists() or (run / "stages.json").exists()
+
+
+def _rows(run: Path) -> list[dict[str, Any]]:
+    """One run directory's metrics rows (none before its first eval)."""
+    path = run / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
 def training_state(run: Path) -> dict[str, Any]:
-    """Env steps done / planned and whether the run finished (final policy written)."""
-    if not (run / "config.json").exists():
+    """Env steps done / planned over all stages and whether the run finished (final policy written)."""
+    if not started(run):
         return {"env_steps": 0, "total": None, "complete": False}
-    total = json.loads((run / "config.json").read_text())["schedule"]["total_env_steps"]
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    done = rows[-1]["env_steps"] if rows else 0
+    if (run / "stages.json").exists():
+        stages = json.loads((run / "stages.json").read_text())["stages"]
+        total = sum(int(st["ppo"]["num_timesteps"]) for st in stages)  # rounded up to epochs by each stage
+    else:
+        total = json.loads((run / "config.json").read_text())["schedule"]["total_env_steps"]
+    done = sum((_rows(d)[-1]["env_steps"] if _rows(d) else 0) for d in stage_dirs(run))
     return {"env_steps": done, "total": total, "complete": done >= total and (run / "policy").is_dir()}
 
 
 def training_record(run: Path, out: Path, size: str) -> Path:
     """Record the run's timings (wall time to every eval, compile included; steps/s) in results/."""
-    config = json.loads((run / "config.json").read_text())
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    config = json.loads((stage_dirs(run)[0] / "config.json").read_text())
+    rows = [r for d in stage_dirs(run) for r in _rows(d)]
     steady = [r["steps_per_s"] for r in rows[2:]] or [r["steps_per_s"] for r in rows[1:]]
     results = {
-        "total_env_steps": config["schedule"]["total_env_steps"],
+        "total_env_steps": training_state(run)["total"],
         "num_envs": config["ppo"]["num_envs"],
         "wall_s_to_end": rows[-1]["wall_time"],
         "wall_s_to_step0_eval": rows[0]["wall_time"],
@@ -189,7 +210,7 @@ def stage_train(out: Path, cfg: dict[str, Any], args: argparse.Namespace, budget
     """Train or resume the preset for what is left of the budget; True once the run is complete."""
     run = out / "run"
     limit = args.train_limit_s or max(budget.left() - 30.0, 1.0)
-    if (run / "config.json").exists():
+    if started(run):
         cmd = [sys.executable, "-m", "mjx_walker.train", "--resume", str(run)]
     else:
         cmd = [sys.executable, "-m", "mjx_walker.train", "--robot", args.robot, "--preset", cfg["preset"]]
@@ -235,7 +256,7 @@ def bench_env_part(out: Path, num_envs: int) -> Path | None:
 
 
 def drop_bench_env_parts_of_other_devices(out: Path, device_kind: str | None) -> list[int]:
-    """Remove finished sizes measured on another device (the device tool may lend another kind)."""
+    """Remove finished sizes measured on another device (a later job may run on another kind)."""
     dropped = []
     for path in sorted((out / "bench_env_parts").glob("*/benchmark_env_*.json")):
         if json.loads(path.read_text())["device"].get("device_kind") != device_kind:
@@ -314,8 +335,10 @@ def bundle(out: Path, dest: Path) -> Path:
     Orbax writes a checkpoint under a temporary name and renames it to its step when complete, so
     the newest step-named folder is a complete one; temporary folders sort first and are left out.
     """
-    ckpts = sorted((out / "run" / "checkpoints").glob("*"), key=lambda p: int(p.name) if p.name.isdigit() else -1)
-    old = {p.resolve() for p in ckpts[:-1]}
+    old = set()
+    for run in stage_dirs(out / "run"):
+        ckpts = sorted((run / "checkpoints").glob("*"), key=lambda p: int(p.name) if p.name.isdigit() else -1)
+        old |= {p.resolve() for p in ckpts[:-1]}
 
     def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
         """Leave out the compile cache and all but the newest checkpoint."""

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The one command for a lent GPU machine (no network there): set up from carried wheels and robot
+# The one command for a GPU machine without network access: set up from carried wheels and robot
 # XML, then run experiments/gpu_run.py, which does the next stages that fit in this call: env
 # throughput sweep, `gpu` preset training (resumed across calls), export, evaluation, runner
-# latency. Everything lands in one folder (default gpu_out/, ignored by git); with $OUT set (the
-# device tool), a bundle of it is copied there to bring back.
+# latency. Everything lands in one folder (default gpu_out/, ignored by git); with $OUT set (by the
+# remote job runner), a bundle of it is copied there to bring back.
 #
 # Here, once:   bash experiments/gpu_wheels.sh           # .whl/ and .gpu-assets/ (about 31 MB)
 # Device call:  bash experiments/gpu_run.sh            (carry: .whl .gpu-assets gpu_out)

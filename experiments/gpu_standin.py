@@ -2,10 +2,10 @@
 
     bash experiments/gpu_standin.sh [--calls 4] [--keep] [--cache DIR] [gpu_run.sh arguments, e.g. --budget-s 1500]
 
-gpu_standin.sh builds (once, then reuses) a Python 3.12 virtual environment holding what the lent
+gpu_standin.sh builds (once, then reuses) a Python 3.12 virtual environment holding what the remote
 GPU machine has preinstalled -- jax/jaxlib 0.11.2 (CPU here), numpy 2.5.2, onnx 1.23.1,
 onnxruntime 1.30.0, flax, optax, orbax-checkpoint, ... -- and no mujoco, brax or jax2onnx, then
-runs this script with it. This script makes the device calls as the device tool would, each as on
+runs this script with it. This script makes the remote calls as a remote job runner would, each as on
 a fresh machine:
 
 * ``bash experiments/gpu_run.sh --size tiny --out <tmp>/gpu_out`` with ``PYTHON`` = that venv's
@@ -47,7 +47,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("train", "export", "evaluate", "bench_runner", "bench_env")
-DEVICE_CALL_LIMIT_S = 600  # the device tool stops a command after 10 minutes
+DEVICE_CALL_LIMIT_S = 600  # the remote job runner stops a command after 10 minutes
 DEFAULT_BUDGET_S = 540.0  # gpu_run's --budget-s default: 60 s left for the wheels and the bundle
 CARRY_LIMIT_BYTES = 64 * 2**20  # what travels to the device: the working tree plus carried paths
 BUNDLE_LIMIT_BYTES = 16 * 2**20  # what comes back: files of at most 16 MiB
@@ -66,7 +66,7 @@ def tree_bytes(path: Path) -> int:
 
 
 def carried_bytes(gpu_out: Path) -> dict[str, int]:
-    """What the device tool would carry: tracked and unignored files, .whl, .gpu-assets, gpu_out."""
+    """What the remote job runner would carry: tracked and unignored files, .whl, .gpu-assets, gpu_out."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
@@ -165,9 +165,9 @@ def versions_seen(gpu_out: Path) -> dict[str, dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Make the device calls, check them, print PASS/FAIL and write the record."""
+    """Make the remote calls, check them, print PASS/FAIL and write the record."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=4, help="most device calls to make (default 4)")
+    parser.add_argument("--calls", type=int, default=4, help="most remote calls to make (default 4)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (default: removed on PASS)")
     parser.add_argument("--out", default=None, help="results folder (default experiments/results)")
     parser.add_argument("--cache", default=None, help="JAX compile cache to use (default: a fresh one)")

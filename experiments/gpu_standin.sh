@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The GPU machine's command on this CPU, with the GPU machine's own software: a Python 3.12 venv
-# holding what the lent GPU machine has preinstalled (jax/jaxlib 0.11.2 -- the CPU build here --,
+# holding what the offline GPU machine has preinstalled (jax/jaxlib 0.11.2 -- the CPU build here --,
 # numpy 2.5.2, onnx 1.23.1, onnxruntime 1.30.0, flax, optax, orbax-checkpoint, ...) and nothing
 # else, so that experiments/gpu_run.sh must install mujoco, brax and jax2onnx from the carried
 # .whl/ (pip --no-index, offline) and take the robot XML from .gpu-assets/, exactly as there.
-# Then experiments/gpu_standin.py makes the device calls (gpu_run.sh --size tiny, 540 s budget
+# Then experiments/gpu_standin.py makes the remote calls (gpu_run.sh --size tiny, 540 s budget
 # each, the bundle carried from call to call) until every stage is done, prints PASS or FAIL and
 # records the outcome in experiments/results/gpu_standin_<device>_<date>.json.
 #

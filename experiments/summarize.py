@@ -63,6 +63,7 @@ VERSIONS = {
     "dr_ablation": ("jax", "mujoco", "mujoco-mjx", "brax", "onnxruntime"),
     "cpu_walk": ("jax", "mujoco-mjx", "brax", "onnxruntime"),
     "recipe_seed": ("jax", "mujoco", "brax", "onnxruntime"),
+    "gpu_shape_proof": ("jax", "mujoco", "brax", "onnxruntime"),
 }
 
 
@@ -232,6 +233,12 @@ def backends_lines(rec: dict[str, Any]) -> list[str]:
     return [*table(header, rows, "lrrrr"), "", f"MuJoCo C / MJX: **{num(ratio, '.2f')}x** steady env steps/s."]
 
 
+def _overrides(rec: dict[str, Any]) -> list[str]:
+    """The ``--set`` overrides of a recipe-seed record's training command, other than the seed."""
+    cmd = rec.get("train_command") or []
+    return [v for k, v in zip(cmd, cmd[1:], strict=False) if k == "--set" and not v.startswith("ppo.seed=")]
+
+
 def recipe_seed_lines(rec: dict[str, Any]) -> list[str]:
     """One seed of the one-command recipe: verdict, wall time, conditions."""
     res = rec["results"]
@@ -246,8 +253,36 @@ def recipe_seed_lines(rec: dict[str, Any]) -> list[str]:
         ]
         for c in res["conditions"]
     ]
-    head = f"Seed {res['seed']}: **{'walks' if res['walks'] else 'does not walk'}**, training wall time {wall}."
+    said = "walks" if res["walks"] else "does not walk"
+    last = res.get("last")
+    if last is not None and last.get("env_steps") is not None:
+        said += f"; its last checkpoint {'walks' if last['walks'] else 'does not'} (without selection)"
+    variant = f" of variant `{rec['variant']}` ({', '.join(_overrides(rec))})" if rec.get("variant") else ""
+    head = f"Seed {res['seed']}{variant}: **{said}**, wall time {wall} (training, compiles and selection)."
     return [head, "", *table(["commands", "lag (ms)", "no-fall", "lin error (m/s)", "yaw error (rad/s)"], rows)]
+
+
+def gpu_shape_lines(rec: dict[str, Any]) -> list[str]:
+    """The gpu preset's shape against the cpu preset at about equal env steps, then each arm's forward check."""
+    gpu, cpu = rec["results"]["gpu_shape"], rec["results"]["cpu"]
+    rows = []
+    for g in gpu["curve"]:
+        c = min(cpu["curve"], key=lambda r, g=g: abs(r["env_steps"] - g["env_steps"]))
+        rows.append(
+            [
+                f"{g['env_steps']:,} / {c['env_steps']:,}",
+                f"{num(g['episode_length'], '.0f')} / {num(c['episode_length'], '.0f')}",
+                f"{num(g['episode_reward'], '.1f')} / {num(c['episode_reward'], '.1f')}",
+                f"{num(g['reward/tracking_lin_vel'], '.3f')} / {num(c['reward/tracking_lin_vel'], '.3f')}",
+            ]
+        )
+    head = ["env steps (gpu shape / cpu)", "eval length", "eval reward", "tracking_lin_vel"]
+    checks = [
+        f"- {arm}: forward 0.5 m/s, 10 episodes in MuJoCo C: no-fall {num(f['no_fall_rate'], '.2f')}, "
+        f"speed error {num(f['lin_speed_error_mean'], '.3f')} m/s"
+        for arm, f in (("gpu shape", gpu["forward"]), ("cpu preset", cpu["forward"]))
+    ]
+    return [*table(head, rows), "", *checks]
 
 
 def processes_lines(rec: dict[str, Any]) -> list[str]:
@@ -439,7 +474,7 @@ def cpu_walk_ablation(recs: list[dict[str, Any]]) -> list[str]:
         "walks",
     ]
     intro = [
-        "What mattered, variant by variant (each row is one record below; the bar is issue 10's, 30",
+        "What mattered, variant by variant (each row is one record below; the bar is the walking bar, 30",
         "episodes per condition). The `cpu` preset is `back_0.3` cut to 6M env steps, then `fwd06_ft`.",
         "",
     ]
@@ -458,6 +493,7 @@ RENDERERS: dict[str, tuple[str, Callable[[dict[str, Any]], list[str]]]] = {
         backends_lines,
     ),
     "recipe_seed": ("The one-command recipe, seed by seed (`recipe_seeds.py`)", recipe_seed_lines),
+    "gpu_shape_proof": ("The gpu preset's batch shape, learning on a CPU (`gpu_shape_proof.py`)", gpu_shape_lines),
     "benchmark_runner": ("Export and runner (`benchmark_runner.py`)", runner_lines),
     "dr_ablation": ("Randomization on vs off (`dr_ablation.py`)", dr_lines),
     "cpu_walk": ("Learning to walk on 2 CPU cores (`cpu_walk.py`)", cpu_walk_lines),

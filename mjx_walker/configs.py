@@ -20,6 +20,12 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field, value and what is allowed."""
 
 
+INT32_MAX = 2**31 - 1
+FLOAT_TINY = 1e-15  # smallest nonzero magnitude a float setting may have
+FLOAT_HUGE = 1e15  # largest: squared, it stays inside float32 (3.4e38)
+MAX_SUBSTEPS = 200  # physics substeps per control step
+
+
 def _fail(owner: object, name: str, value: Any, allowed: str) -> None:
     """Raise a ConfigError for ``owner.name = value`` saying what is allowed."""
     raise ConfigError(f"{type(owner).__name__}.{name} = {value!r} is invalid: {allowed}")
@@ -96,8 +102,15 @@ def check_scalar(
     hi: float | None = None,
     strict_lo: bool = False,
     integer: bool = False,
+    int32: bool = True,
 ) -> None:
-    """Check that ``owner.name`` is a finite number (an int if ``integer``) inside [lo, hi]."""
+    """Check that ``owner.name`` is a finite number (an int if ``integer``) inside [lo, hi].
+
+    The env and learner compute in float32 and int32, so a number must also survive the cast: an
+    integer at most ``INT32_MAX`` (unless ``int32`` is False: a host-side count), a float 0 or of
+    magnitude in [``FLOAT_TINY``, ``FLOAT_HUGE``] (far inside float32's range, so that products of
+    two such values neither overflow to inf nor underflow to 0).
+    """
     value = getattr(owner, name)
     kind = "an integer" if integer else "a number"
     lo_txt = "-inf" if lo is None else lo
@@ -109,6 +122,10 @@ def check_scalar(
         _fail(owner, name, value, allowed)
     if hi is not None and value > hi:
         _fail(owner, name, value, allowed)
+    if integer and int32 and abs(value) > INT32_MAX:
+        _fail(owner, name, value, f"{allowed}, and at most {INT32_MAX} (it is used as a 32-bit integer)")
+    if not integer and value != 0 and not FLOAT_TINY <= abs(value) <= FLOAT_HUGE:
+        _fail(owner, name, value, f"{allowed}, and 0 or of magnitude {FLOAT_TINY:g}..{FLOAT_HUGE:g} (float32)")
 
 
 @dataclass(frozen=True)
@@ -138,7 +155,7 @@ class SimConfig:
     """Physics and control timing, and solver settings."""
 
     ctrl_dt: float = 0.02  # s, policy period (50 Hz)
-    sim_dt: float = 0.002  # s, physics substep
+    sim_dt: float = 0.004  # s, physics substep (5 per control step: the walking recipe's)
     iterations: int = 3  # constraint solver iterations
     ls_iterations: int = 5  # line-search iterations
     # Physics engine: "mjx" (MJX, in the compiled graph: the GPU path) or "mujoco" (MuJoCo C on the
@@ -163,6 +180,14 @@ class SimConfig:
                 f"must divide ctrl_dt={self.ctrl_dt} into a whole number of substeps "
                 f"(ctrl_dt/sim_dt = {ratio:.4f}); e.g. sim_dt={self.ctrl_dt / max(1, round(ratio))}",
             )
+        if round(ratio) > MAX_SUBSTEPS:
+            _fail(
+                self,
+                "sim_dt",
+                self.sim_dt,
+                f"gives {round(ratio)} substeps per control step (ctrl_dt={self.ctrl_dt}); at most "
+                f"{MAX_SUBSTEPS} are allowed, i.e. sim_dt >= {self.ctrl_dt / MAX_SUBSTEPS:g}",
+            )
 
     @property
     def n_substeps(self) -> int:
@@ -174,9 +199,10 @@ class SimConfig:
 class CommandConfig:
     """Joystick task: velocity command ranges, resampling, gait clock, episode and termination."""
 
-    lin_vel_x: Range = (-1.0, 1.0)  # m/s, forward
-    lin_vel_y: Range = (-0.5, 0.5)  # m/s, left
-    yaw_rate: Range = (-1.0, 1.0)  # rad/s
+    # The walking recipe's box: wider boxes (Playground's +-1 m/s, +-1 rad/s) fell at their edges.
+    lin_vel_x: Range = (-0.3, 0.8)  # m/s, forward
+    lin_vel_y: Range = (-0.3, 0.3)  # m/s, left
+    yaw_rate: Range = (-0.7, 0.7)  # rad/s
     zero_command_prob: float = 0.1  # share of commands that are exactly zero (standing still)
     # share of each component's draws put at an end of its range instead of inside it; > 0 trains
     # the box's corners (fast and sideways, backward and turning) that uniform draws rarely reach
@@ -207,7 +233,7 @@ class PushConfig:
     """Random pushes: a horizontal velocity kick to the base at random intervals."""
 
     interval_s: Range = (5.0, 10.0)  # s between pushes
-    magnitude: Range = (0.1, 1.0)  # m/s added to the base's horizontal velocity
+    magnitude: Range = (0.1, 0.5)  # m/s added to the base's horizontal velocity
     enabled: bool = True
 
     def __post_init__(self) -> None:
@@ -231,8 +257,10 @@ class RewardConfig:
     ``clip_total_at_zero`` (as MuJoCo Playground does for its humanoids).
     """
 
-    tracking_lin_vel: float = 1.0
-    tracking_ang_vel: float = 0.5
+    # The walking recipe's weights: a sharp velocity kernel worth more, so that standing still under
+    # a walking command pays little (Playground's 1.0 / 0.5 with sigma 0.5 stood still at 8M steps).
+    tracking_lin_vel: float = 1.5
+    tracking_ang_vel: float = 0.75
     lin_vel_z: float = 0.0
     ang_vel_xy: float = -0.15
     orientation: float = -1.0
@@ -244,14 +272,14 @@ class RewardConfig:
     feet_phase: float = 1.0
     joint_limits: float = -1.0
     pose: float = -1.0
-    stand_still: float = -1.0
+    stand_still: float = 0.0  # the gait clock asks for stepping at zero command instead (step_in_place)
     alive: float = 0.0
     termination: float = -1.0
     # Shaping constants (not terms): marked as such where they are declared, so term_names cannot drift.
-    tracking_sigma: float = _shaping(0.5)  # (m/s)^2, width of the exp tracking kernel
+    tracking_sigma: float = _shaping(0.25)  # (m/s)^2, width of the exp tracking kernel
     swing_height: float = _shaping(0.08)  # m, foot apex height the phase reward asks for
     air_time_target: float = _shaping(0.2)  # s, air time above which feet_air_time pays
-    step_in_place: bool = _shaping(False)  # feet_phase asks for stepping at zero command too (Playground's choice)
+    step_in_place: bool = _shaping(True)  # feet_phase asks for stepping at zero command too
     clip_total_at_zero: bool = _shaping(True)
 
     def __post_init__(self) -> None:
@@ -292,7 +320,7 @@ class RandomizationConfig:
     armature_scale: Range = (1.0, 1.05)
     damping_scale: Range = (0.8, 1.2)  # passive joint damping multiplier
     frictionloss_scale: Range = (0.5, 1.5)
-    lag_substeps: tuple[int, int] = (0, 8)  # PD target delay in physics substeps (inclusive)
+    lag_substeps: tuple[int, int] = (0, 4)  # PD target delay in physics substeps (inclusive): 0-16 ms
     max_lag_substeps: int = 10  # size of the target history buffer - 1
 
     def __post_init__(self) -> None:

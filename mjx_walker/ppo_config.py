@@ -10,22 +10,32 @@ from mjx_walker.configs import ConfigError, _fail, canonicalize, check_bool, che
 # JAX's PRNGKey silently wraps seeds above 2**32 - 1 (2**32 gives seed 0's key) and overflows above
 # 2**63; a resumed run re-seeds with seed + completed epochs. Seeds stay in int32 to be safe anywhere.
 MAX_SEED = 2**31 - 1
+MAX_WIDTH = 65_536  # units in one hidden layer
+MAX_LAYERS = 16  # hidden layers of one network
+MAX_ENVS = 1_048_576  # parallel envs (training or eval): far past one GPU's memory for a humanoid
+MAX_UNROLL = 10_000  # env steps per unroll
 
 
 @dataclass(frozen=True)
 class PPOConfig:
-    """Brax PPO hyper-parameters and network sizes (defaults: the full GPU run)."""
+    """Brax PPO hyper-parameters and network sizes (defaults: the walking recipe's first stage on one GPU).
 
-    num_timesteps: int = 200_000_000
+    The learner (networks, entropy, learning rate, discount) is the walking recipe's; the batch is
+    MuJoCo Playground's GPU shape: 8192 envs, 256 x 32 minibatches x unroll 20 = 163,840 env steps
+    and 128 gradient steps per round. The step count keeps the recipe's number of gradient steps:
+    its first stage took 294 rounds of 64 on 2 CPU cores (18,816), which is 147 rounds here.
+    """
+
+    num_timesteps: int = 24_084_480  # 147 rounds of 163,840 env steps
     num_envs: int = 8192
     num_eval_envs: int = 128
-    num_evals: int = 20
+    num_evals: int = 8  # 7 epochs of 21 rounds (3.4M env steps), an eval and checkpoint after each
     unroll_length: int = 20
     batch_size: int = 256
     num_minibatches: int = 32
     num_updates_per_batch: int = 4
     learning_rate: float = 3e-4
-    entropy_cost: float = 1e-2
+    entropy_cost: float = 5e-3
     discounting: float = 0.97
     gae_lambda: float = 0.95
     clipping_epsilon: float = 0.2
@@ -33,16 +43,16 @@ class PPOConfig:
     reward_scaling: float = 1.0
     normalize_observations: bool = True
     deterministic_eval: bool = True  # evals use the policy's mode, as the exported policy does
-    policy_hidden_layer_sizes: tuple[int, ...] = (512, 256, 128)
-    value_hidden_layer_sizes: tuple[int, ...] = (512, 256, 128)
+    policy_hidden_layer_sizes: tuple[int, ...] = (256, 128, 64)
+    value_hidden_layer_sizes: tuple[int, ...] = (256, 256, 128)
     activation: str = "swish"
     seed: int = 0
 
     def __post_init__(self) -> None:
         """Validate sizes (divisibility involving the device count is checked by train)."""
         canonicalize(self)
+        check_scalar(self, "num_timesteps", 1, None, integer=True, int32=False)  # a host-side count
         for name in (
-            "num_timesteps",
             "num_envs",
             "num_eval_envs",
             "num_evals",
@@ -52,6 +62,8 @@ class PPOConfig:
             "num_updates_per_batch",
         ):
             check_scalar(self, name, 1, None, integer=True)
+        for name, top in (("num_envs", MAX_ENVS), ("num_eval_envs", MAX_ENVS), ("unroll_length", MAX_UNROLL)):
+            check_scalar(self, name, 1, top, integer=True)
         for name in ("learning_rate", "clipping_epsilon", "reward_scaling"):
             check_scalar(self, name, 0.0, None, strict_lo=True)
         check_scalar(self, "discounting", 0.0, 1.0, strict_lo=True)
@@ -63,15 +75,21 @@ class PPOConfig:
         self._check_seed()
         for name in ("policy_hidden_layer_sizes", "value_hidden_layer_sizes"):
             sizes = getattr(self, name)
-            if not _positive_int_tuple(sizes):
-                _fail(self, name, sizes, "expected a non-empty tuple of positive integers, e.g. (256, 128)")
+            if not _positive_int_tuple(sizes) or max(sizes) > MAX_WIDTH or len(sizes) > MAX_LAYERS:
+                _fail(
+                    self,
+                    name,
+                    sizes,
+                    f"expected a non-empty tuple of at most {MAX_LAYERS} positive integers of at most "
+                    f"{MAX_WIDTH}, e.g. (256, 128)",
+                )
         if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             _fail(self, "activation", self.activation, f"one of {sorted(ACTIVATIONS)}")
 
     def _check_seed(self) -> None:
         """The seed, and seed + epoch for a resumed run, must fit a 32-bit JAX PRNG seed."""
         top = MAX_SEED - (self.num_epochs - 1)
-        check_scalar(self, "seed", 0, None, integer=True)
+        check_scalar(self, "seed", 0, None, integer=True, int32=False)  # its own bound follows
         if self.seed > top:
             _fail(
                 self,

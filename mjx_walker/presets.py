@@ -1,12 +1,14 @@
 """Named training presets per robot (``gpu``, ``cpu``, ``test``) and ``--set`` overrides.
 
-* ``gpu``: the full run meant to produce a walking policy on one GPU (thousands of envs, 100M+
-  env steps, default env config with randomization, pushes and noise).
-* ``cpu``: the walking recipe for a 2-core laptop, in two stages (:func:`get_stages`): the recipe of
-  :func:`cpu_walk_preset` (64 envs, 5 physics substeps) with vx -0.3..0.8 m/s for 6M env steps,
-  then :func:`cpu_finish_stage` (forward commands up to 0.6 m/s, the command box's ends
-  over-sampled, a lower learning rate) for 1.5M; ``experiments/cpu_walk.py`` judged every
-  checkpoint against the walking bar.
+The walking recipe is ``EnvConfig()``'s defaults (:func:`recipe_env`); ``gpu`` and ``cpu`` are
+that recipe in two stages (:func:`get_stages`), differing only in physics backend and batch shape:
+
+* ``gpu``: MJX physics and Playground's GPU shape (8192 envs, 163,840 env steps per round), as
+  many gradient steps as the CPU recipe: 24.1M env steps, then :func:`finish_stage` for 5.9M.
+* ``cpu``: MuJoCo C physics and a 2-core shape (64 envs, 20,480 env steps per round): 6M env
+  steps, then :func:`finish_stage` (forward commands up to 0.6 m/s, the command box's ends
+  over-sampled, a lower learning rate) for 1.5M; ``experiments/cpu_walk.py`` and
+  ``experiments/recipe_seeds.py`` judged it against the walking bar.
 * ``test``: seconds to minutes, for tests: a reduced standing task (zero commands, no pushes,
   no randomization or noise, short episodes), tiny networks, 16 envs.
 """
@@ -25,7 +27,6 @@ from mjx_walker.configs import (
     NoiseConfig,
     PushConfig,
     RandomizationConfig,
-    RewardConfig,
     RobotConfig,
     SimConfig,
 )
@@ -33,23 +34,15 @@ from mjx_walker.ppo_config import PPOConfig
 from mjx_walker.robots import ROBOTS
 
 PRESETS: dict[str, str] = {
-    "gpu": "full run on one GPU: 8192 envs, 200M+ env steps, meant to produce a walking policy",
+    "gpu": "the walking recipe on one GPU: MJX physics, 8192 envs, 24M + 5.9M env steps in 2 stages",
     "cpu": "the 2-core CPU walking recipe: MuJoCo C physics, 64 envs, 5 substeps, 6M + 1.5M env steps in 2 stages",
     "test": "seconds to minutes: reduced standing task, 16 envs, tiny networks (for tests)",
 }
 
 # Presets that promise a walking policy judge the last stage's last few checkpoints in MuJoCo C at
 # the walking bar's conditions and keep the best (mjx_walker.selection; the CLI's --no-select keeps
-# the last). The cpu preset's finish stage writes three.
-SELECT_CHECKPOINTS: dict[str, int] = {"cpu": 3}
-
-# Bigger robots (more joints) get more steps on the GPU.
-_GPU_STEPS = {
-    "berkeley_humanoid": 200_000_000,
-    "t1": 200_000_000,
-    "g1": 300_000_000,
-    "h1": 300_000_000,
-}
+# the last). Their finish stages write four and five checkpoints.
+SELECT_CHECKPOINTS: dict[str, int] = {"cpu": 3, "gpu": 3}
 
 SECTIONS = ("robot", "sim", "command", "push", "reward", "randomization", "noise", "ppo")
 
@@ -71,45 +64,30 @@ def standing_env(robot: str, episode_length: int = 100) -> EnvConfig:
     )
 
 
-def cpu_walk_preset(robot: str) -> tuple[EnvConfig, PPOConfig]:
-    """The 2-core CPU walking recipe (experiments/cpu_walk.py records how it was found).
+def recipe_env(robot: str, backend: str = "mjx") -> EnvConfig:
+    """The walking recipe's env for ``robot``: ``EnvConfig()``'s defaults, on the physics ``backend``.
 
-    Against the GPU defaults: MuJoCo C physics (``sim.backend="mujoco"``, one XLA device, the
-    rollout pool on every core: several times MJX's speed on a CPU), 5 physics substeps instead of
-    10 (sim_dt 4 ms; lag still 0-16 ms), a sharper velocity kernel (sigma 0.25) worth more, so that
-    standing still under a walking command pays little; the gait clock asks for stepping at every
-    command (no stand-still pose term); narrower command ranges and gentler pushes; and a PPO shape
-    for 2 cores: 64 envs, 64 gradient steps on every 20,480 samples. (The recipe was found on MJX,
-    where 64 envs were 2 host devices x 32, the most that cannot hang.)
+    Every preset that trains walking starts here, so the recipe lives in one place (the config
+    defaults); ``tests/test_presets.py`` fails if a preset drifts from it.
     """
-    env = EnvConfig(
-        robot=RobotConfig(name=robot),
-        sim=SimConfig(sim_dt=0.004, backend="mujoco"),
-        command=CommandConfig(lin_vel_x=(-0.5, 0.8), lin_vel_y=(-0.3, 0.3), yaw_rate=(-0.7, 0.7)),
-        push=PushConfig(magnitude=(0.1, 0.5)),
-        reward=RewardConfig(
-            tracking_lin_vel=1.5,
-            tracking_ang_vel=0.75,
-            tracking_sigma=0.25,
-            stand_still=0.0,
-            step_in_place=True,
-        ),
-        randomization=RandomizationConfig(lag_substeps=(0, 4)),
-    )
-    ppo = PPOConfig(
-        num_timesteps=20_000_000,
-        num_envs=64,
-        num_eval_envs=32,
-        num_evals=21,
-        unroll_length=20,
-        batch_size=64,
-        num_minibatches=16,
-        num_updates_per_batch=4,
-        entropy_cost=5e-3,
-        policy_hidden_layer_sizes=(256, 128, 64),
-        value_hidden_layer_sizes=(256, 256, 128),
-    )
-    return env, ppo
+    return EnvConfig(robot=RobotConfig(name=robot), sim=SimConfig(backend=backend))
+
+
+# The CPU shape: 64 envs (one XLA device, the MuJoCo C rollout pool on every core), 64 x 16
+# minibatches x unroll 20 = 20,480 env steps and 64 gradient steps per round.
+CPU_SHAPE = dict(num_envs=64, num_eval_envs=32, unroll_length=20, batch_size=64, num_minibatches=16)
+
+
+def cpu_walk_preset(robot: str) -> tuple[EnvConfig, PPOConfig]:
+    """The single-stage 2-core recipe that ``experiments/cpu_walk.py`` varies (20M env steps, vx -0.5..0.8).
+
+    The recipe's env on MuJoCo C physics (``sim.backend="mujoco"``: several times MJX's speed on a
+    CPU) with its first, wider backward range, and the CPU shape. (The recipe was found on MJX, where
+    64 envs were 2 host devices x 32, the most that cannot hang.)
+    """
+    env = recipe_env(robot, backend="mujoco")
+    env = dataclasses.replace(env, command=dataclasses.replace(env.command, lin_vel_x=(-0.5, 0.8)))
+    return env, PPOConfig(num_timesteps=20_000_000, num_evals=21, **CPU_SHAPE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,17 +99,23 @@ class Stage:
     ppo: PPOConfig
 
 
-def cpu_finish_stage(env: EnvConfig, ppo: PPOConfig) -> tuple[EnvConfig, PPOConfig]:
-    """The cpu preset's second stage, from the first one's configs (experiments/cpu_walk.py, ``fwd06_ft``).
+def finish_stage(env: EnvConfig, ppo: PPOConfig, num_timesteps: int, num_evals: int) -> tuple[EnvConfig, PPOConfig]:
+    """The walking recipe's second stage, from the first one's configs (experiments/cpu_walk.py, ``fwd06_ft``).
 
     Forward commands up to 0.6 m/s (vx 0..0.6; vy and yaw rate as before: the first stage falls
     walking backward and at its fast, sideways corners), a third of each command component drawn at
-    an end of its range (the corners), and a learning rate of 1e-4 (a third), for 1.5M env steps.
+    an end of its range (the corners), and a learning rate of 1e-4 (a third). On 2 CPU cores it
+    is 1.5M env steps, 75 rounds of 64 gradient steps; a GPU shape keeps that gradient-step count.
     """
     command = dataclasses.replace(env.command, lin_vel_x=(0.0, 0.6), edge_prob=0.3)
     return dataclasses.replace(env, command=command), ppo.replace(
-        learning_rate=1e-4, num_timesteps=1_536_000, num_evals=4
+        learning_rate=1e-4, num_timesteps=num_timesteps, num_evals=num_evals
     )
+
+
+# (env steps, evals) of the finish stage per preset: 75 rounds of 20,480 on the CPU; 36 rounds of
+# 163,840 on a GPU (4,608 gradient steps against the CPU's 4,800).
+FINISH = {"cpu": (1_536_000, 4), "gpu": (5_898_240, 5)}
 
 
 def get_stages(robot: str, name: str) -> list[Stage]:
@@ -142,8 +126,8 @@ def get_stages(robot: str, name: str) -> list[Stage]:
     """
     env, ppo = get_preset(robot, name)
     stages = [Stage("main", env, ppo)]
-    if name == "cpu":
-        stages.append(Stage("finish", *cpu_finish_stage(env, ppo)))
+    if name in FINISH:
+        stages.append(Stage("finish", *finish_stage(env, ppo, *FINISH[name])))
     return stages
 
 
@@ -157,13 +141,10 @@ def get_preset(robot: str, name: str) -> tuple[EnvConfig, PPOConfig]:
     if name not in PRESETS:
         raise ConfigError(f"preset = {name!r} is invalid: known presets are {sorted(PRESETS)}")
     if name == "gpu":
-        env = EnvConfig(robot=RobotConfig(name=robot))
-        ppo = PPOConfig(num_timesteps=_GPU_STEPS.get(robot, 200_000_000))
+        env, ppo = recipe_env(robot), PPOConfig()
     elif name == "cpu":
-        env, ppo = cpu_walk_preset(robot)
-        # first stage: the back_0.3 variant of the recipe (narrower backward range), cut to 6M env steps
-        env = dataclasses.replace(env, command=dataclasses.replace(env.command, lin_vel_x=(-0.3, 0.8)))
-        ppo = ppo.replace(num_timesteps=6_021_120, num_evals=7)
+        # 294 rounds of 20,480 env steps, an eval every 49
+        env, ppo = recipe_env(robot, backend="mujoco"), PPOConfig(num_timesteps=6_021_120, num_evals=7, **CPU_SHAPE)
     else:
         env = standing_env(robot)
         ppo = PPOConfig(
@@ -221,11 +202,17 @@ def apply_overrides(env_cfg: EnvConfig, ppo_cfg: PPOConfig, overrides: list[str]
     """Apply ``section.field=value`` overrides; each config is validated again."""
     env_changes: dict[str, dict[str, Any]] = {}
     ppo_changes: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     for item in overrides:
         key, sep, text = item.partition("=")
         section, dot, name = key.strip().partition(".")
         if not sep or not dot:
             raise ConfigError(f"override {item!r} is invalid: expected section.field=value")
+        if key.strip() in seen:
+            raise ConfigError(
+                f"override {item!r}: {key.strip()} is already set by {seen[key.strip()]!r}; give each field once"
+            )
+        seen[key.strip()] = item
         if section not in SECTIONS:
             raise ConfigError(f"override {item!r}: unknown section {section!r}; sections are {SECTIONS}")
         target = ppo_cfg if section == "ppo" else getattr(env_cfg, section)

@@ -11,6 +11,10 @@ if __name__ != "__main__":
         "for the function use `from mjx_walker import train`; for the CLI in code, mjx_walker.training.main"
     )
 
-from mjx_walker.training import main
+from mjx_walker.stop_watch import install
 
-main()
+watch = install()  # before JAX starts a thread: Ctrl-C and SIGTERM stop within a second
+
+from mjx_walker.training import main  # noqa: E402
+
+main(watch=watch)

@@ -24,6 +24,7 @@ import dataclasses
 import math
 import os
 import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ from mjx_walker import distributed
 from mjx_walker import run_dir as rd
 from mjx_walker.configs import ConfigError, EnvConfig, RobotConfig, from_dict, to_dict
 from mjx_walker.host_devices import check_host_device_count, check_host_devices, choose_host_devices
+from mjx_walker.memory import check_memory
 from mjx_walker.ppo_config import PPOConfig
 from mjx_walker.presets import Stage
+from mjx_walker.tb_log import import_wandb
 
 DEFAULT_ROBOT = RobotConfig().name
 
@@ -162,6 +165,16 @@ def _metrics_row(step: int, wall: float, sps: float, metrics: dict[str, Any], te
     return row
 
 
+def eval_line(row: dict[str, Any], total: int) -> str:
+    """The line printed after each eval: env steps, steps/s, episode length, velocity tracking, reward."""
+    track = row.get("reward/tracking_lin_vel")
+    track_txt = "" if track is None or not math.isfinite(track) else f", tracking_lin_vel {track:.3g}"
+    return (
+        f"eval at {row['env_steps']:,} of {total:,} env steps: {row['steps_per_s']:,.0f} steps/s, "
+        f"episode length {row['episode_length']:.0f}{track_txt}, reward {row['episode_reward']:.3g}"
+    )
+
+
 def _network_factory(ppo_cfg: PPOConfig) -> Any:
     """Brax ``network_factory`` building our asymmetric actor-critic for these sizes."""
     from mjx_walker.brax_env import ACTOR_KEY, CRITIC_KEY
@@ -184,8 +197,14 @@ def train(
     show_progress: bool = True,
     time_limit_s: float | None = None,
     init_from: str | os.PathLike | None = None,
+    tensorboard: bool = True,
+    wandb_project: str | None = None,
 ) -> TrainResult:
     """Train a policy with Brax PPO into ``run_dir`` (or resume it from its latest checkpoint).
+
+    Every eval's metrics go to ``run_dir/metrics.jsonl`` and, unless ``tensorboard`` is False, to
+    TensorBoard event files in ``run_dir/tb/``; with ``wandb_project`` (``wandb`` installed) also
+    to a Weights & Biases run (:mod:`mjx_walker.tb_log`).
 
     ``init_from`` (a checkpoint, or a run whose latest checkpoint is used) starts a new run from
     those parameters (normalizer, policy, value) instead of fresh ones: fine-tuning.
@@ -193,7 +212,7 @@ def train(
     With ``time_limit_s``, training stops cleanly at the first checkpoint after which the next
     epoch (estimated from the last one) would end past that many seconds of this call; the result
     then has ``complete=False`` and ``train(..., resume=True)`` continues it. For jobs with a
-    wall-clock limit (a 10-minute slot on a lent GPU, a cluster queue).
+    wall-clock limit (a 10-minute slot on a shared GPU, a cluster queue).
 
     The run directory is locked (``flock``) while training: a second ``train`` of the same
     directory raises :class:`~mjx_walker.run_dir.RunDirLocked` naming the holder's pid.
@@ -217,6 +236,9 @@ def train(
         raise ConfigError(f"time_limit_s = {time_limit_s!r} is invalid: expected seconds > 0, or None for no limit")
     devices, processes = jax.device_count(), jax.process_count()  # all processes' devices
     check_configs(env_cfg, ppo_cfg, devices, jax.default_backend(), processes)
+    check_memory(env_cfg, ppo_cfg, devices, jax.local_device_count(), jax.local_devices()[0])
+    if wandb_project is not None:
+        import_wandb(wandb_project)
     if processes > 1 and time_limit_s is not None:
         raise ConfigError(
             f"time_limit_s = {time_limit_s!r} is not supported with {processes} processes: only process 0 "
@@ -231,9 +253,9 @@ def train(
     run = Path(run_dir).resolve()
     args = (run, env_cfg, ppo_cfg, devices, resume, show_progress, time_limit_s, t_start, init_from)
     if not distributed.is_writer():  # process 0 alone writes (and locks) the run directory
-        return _train_locked(*args)
+        return _train_locked(*args, tensorboard=False)
     with rd.lock_run_dir(run):
-        return _train_locked(*args)
+        return _train_locked(*args, tensorboard=tensorboard, wandb_project=wandb_project)
 
 
 def train_stages(
@@ -245,6 +267,8 @@ def train_stages(
     time_limit_s: float | None = None,
     init_from: str | os.PathLike | None = None,
     select: int = 0,
+    tensorboard: bool = True,
+    wandb_project: str | None = None,
 ) -> TrainResult:
     """Train a preset's stages (:func:`mjx_walker.presets.get_stages`) one after another.
 
@@ -267,6 +291,8 @@ def train_stages(
             show_progress=show_progress,
             time_limit_s=time_limit_s,
             init_from=init_from,
+            tensorboard=tensorboard,
+            wandb_project=wandb_project,
         )
     if resume and rd.read_stages(run) is None:
         raise rd.RunDirError(f"cannot resume {run} as a staged run: it has no {rd.STAGES_FILE}")
@@ -295,6 +321,8 @@ def train_stages(
             show_progress=show_progress,
             time_limit_s=left,
             init_from=None if started else (run / stages[i - 1].name if i else init_from),
+            tensorboard=tensorboard,
+            wandb_project=wandb_project,
         )
         if not result.complete:
             return result
@@ -312,11 +340,39 @@ def train_stages(
     return result
 
 
-def _resume_point(run: Path, epoch_steps: int) -> tuple[int, Any, list[dict[str, Any]]]:
+def _newest_readable_checkpoint(ckpt_root: Path, steps: list[int]) -> tuple[dict[str, Any], Any] | None:
+    """(meta, params) of the newest of ``steps`` that loads; a damaged one is named and skipped."""
+    from mjx_walker import checkpointing as ck
+
+    for i, step in enumerate(reversed(steps)):
+        path = ck.step_dir(ckpt_root, step)
+        try:
+            meta, params, _ = ck.load_checkpoint(path)
+            return meta, params
+        except Exception as err:  # noqa: BLE001 - orbax raises JSON, OS, value and key errors on damage
+            previous = steps[-2 - i] if i + 1 < len(steps) else None
+            then = f"resuming from the previous one, at {previous:,} env steps" if previous else "none is left"
+            print(f"warning: checkpoint {path} is damaged ({type(err).__name__}: {err}); {then}", file=sys.stderr)
+    return None
+
+
+def check_checkpoint_config(run: Path, meta: dict[str, Any], record: dict[str, Any]) -> None:
+    """Refuse (ConfigError naming each field and both values) a config.json edited since the checkpoint."""
+    diffs = rd.config_differences({"env": meta["env"], "ppo": meta["ppo"]}, record)
+    if diffs:
+        raise ConfigError(
+            f"cannot resume {run}: its {rd.CONFIG_FILE} differs from the config its checkpoint at "
+            f"{int(meta['step']):,} env steps was trained with (checkpoint -> now):\n  " + "\n  ".join(diffs)
+        )
+
+
+def _resume_point(run: Path, epoch_steps: int, record: dict[str, Any]) -> tuple[int, Any, list[dict[str, Any]]]:
     """(completed epochs, params to restore or None, metrics rows kept) of a run being resumed.
 
-    Refuses (RunDirError) when the metrics reach past what the checkpoints can restore; drops the
-    rows after the latest checkpoint (they are trained again) and unreadable lines, saying so.
+    Refuses (RunDirError) when the metrics reach past what the checkpoints can restore, and
+    (ConfigError) a ``record`` that differs from the config stored with the checkpoint; falls
+    back past a damaged newest checkpoint, saying so; drops the rows after the checkpoint it
+    restores (they are trained again) and unreadable lines, saying so.
     """
     from mjx_walker import checkpointing as ck
 
@@ -324,8 +380,12 @@ def _resume_point(run: Path, epoch_steps: int) -> tuple[int, Any, list[dict[str,
     steps = ck.complete_steps(ckpt_root)
     rd.check_resumable(run, rd.read_metrics(run), steps[-1] if steps else None, epoch_steps, ckpt_root.is_dir())
     done_epochs, restore = 0, None
-    if steps:
-        meta, restore, _ = ck.load_checkpoint(ck.step_dir(ckpt_root, steps[-1]))
+    found = _newest_readable_checkpoint(ckpt_root, steps) if steps else None
+    if steps and found is None:
+        raise rd.RunDirError(f"cannot resume {run}: every checkpoint in {ckpt_root} is damaged")
+    if found is not None:
+        meta, restore = found
+        check_checkpoint_config(run, meta, record)
         done_epochs = int(meta["epoch"])
     rows, bad = rd.truncate_metrics(run, done_epochs * epoch_steps if steps else -1)
     if bad:
@@ -377,6 +437,9 @@ def _train_locked(
     time_limit_s: float | None,
     t_start: float,
     init_from: str | os.PathLike | None = None,
+    *,
+    tensorboard: bool = True,
+    wandb_project: str | None = None,
 ) -> TrainResult:
     """The body of :func:`train`, run while holding the run directory's lock (process 0; others write nothing)."""
     from brax.training.agents.ppo import train as ppo
@@ -387,6 +450,7 @@ def _train_locked(
     from mjx_walker.plotting import plot_learning_curves
     from mjx_walker.policy import save_policy
     from mjx_walker.progress import TrainingProgress
+    from mjx_walker.tb_log import TensorBoardLog, WandbLog
 
     ckpt_root = run / rd.CHECKPOINTS
     record = rd.resolved_config(env_cfg, ppo_cfg, devices)
@@ -399,7 +463,7 @@ def _train_locked(
         resume, init_from, show_progress = False, None, False
     if resume:
         rd.check_same_config(run, record)
-        done_epochs, restore, rows = _resume_point(run, epoch_steps)
+        done_epochs, restore, rows = _resume_point(run, epoch_steps, record)
         saved_init = rd.read_config(run).get("init_from")
         if saved_init and restore is not None:  # its own checkpoint wins; keep the record of where it started
             record["init_from"] = saved_init
@@ -420,6 +484,8 @@ def _train_locked(
     offset = done_epochs * epoch_steps
     wall_offset = float(rows[-1].get("wall_time", 0.0)) if rows else 0.0
     bar = TrainingProgress(ppo_cfg.total_env_steps, offset, enabled=show_progress)
+    tb = TensorBoardLog(run, enabled=tensorboard and writer)
+    wb = WandbLog(run, wandb_project if writer else None, config={"env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg)})
     latest: dict[str, Any] = {"params": restore, "step": offset, "time": time.monotonic()}
     if rows:
         bar.write(f"resuming {run} at env step {offset} (epoch {done_epochs}/{num_epochs})")
@@ -445,6 +511,10 @@ def _train_locked(
         row = _metrics_row(global_step, wall_offset + now - t_start, sps, metrics, terms)
         rd.append_metrics(run, row)
         rows.append(row)
+        tb.write(row)
+        wb.write(row)
+        if writer:
+            bar.write(eval_line(row, ppo_cfg.total_env_steps))
         warning = check_physics_health(global_step, metrics)  # after the row: it shows the share
         if warning:
             bar.write(warning)
@@ -504,6 +574,9 @@ def _train_locked(
         )
         normalizer, policy_params, value_params = latest["params"]
         return TrainResult(run, env_cfg, ppo_cfg, normalizer, policy_params, value_params, rows, step, complete=False)
+    finally:
+        tb.close()
+        wb.close()
     bar.close()
 
     if not writer:  # the same parameters as process 0's (Brax asserts they are replicated)
@@ -579,6 +652,12 @@ def _parser() -> argparse.ArgumentParser:
         help="stop cleanly at the last checkpoint that fits in this many seconds; --resume continues",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-tensorboard", action="store_true", help="no TensorBoard event files in RUN/tb (metrics.jsonl stays)"
+    )
+    parser.add_argument(
+        "--wandb", metavar="PROJECT", help="also log to this Weights & Biases project (pip install wandb)"
+    )
     parser.add_argument(
         "--no-select",
         action="store_true",
@@ -668,6 +747,8 @@ def _interrupted(run: str | None) -> str:
     """One line after Ctrl-C: what was kept and how to go on."""
     from mjx_walker.checkpointing import complete_steps
 
+    if run is None:
+        return "interrupted before training started; nothing was written"
     if run:  # a plain run's checkpoints, or any stage's
         folders = [Path(run)] + [Path(run) / st["name"] for st in rd.read_stages(Path(run)) or []]
         steps = [s for f in folders for s in complete_steps(f / rd.CHECKPOINTS)]
@@ -681,9 +762,16 @@ def _interrupted(run: str | None) -> str:
     return f"interrupted; kept {run} at {steps[-1]:,} env steps: python -m mjx_walker.train --resume {run}"
 
 
-def main(argv: list[str] | None = None) -> TrainResult:
-    """CLI: ``python -m mjx_walker.train [--robot] [--preset] [--out] [--resume] [--set ...]``."""
+def main(argv: list[str] | None = None, watch: Any = None) -> TrainResult:
+    """CLI: ``python -m mjx_walker.train [--robot] [--preset] [--out] [--resume] [--set ...]``.
+
+    ``watch`` (:class:`mjx_walker.stop_watch.Watch`, the command installs one) is told the run, so
+    a stop signal prints the run's ``--resume`` line.
+    """
     args = _parser().parse_args(argv)
+    run = args.resume
+    if watch is not None:
+        watch.describe = lambda signum: f"{signal.Signals(signum).name}: {_interrupted(run)}"
     try:
         check_host_device_count(args.host_devices)
         launch = distributed.parse_launch(args.coordinator, args.num_processes, args.process_id, args.distributed)
@@ -725,13 +813,18 @@ def main(argv: list[str] | None = None) -> TrainResult:
         f"devices: {jax.local_device_count()} x {jax.local_devices()[0].device_kind} ({backend})",
         file=sys.stderr,
     )
-    run = args.resume
     try:
         if args.resume:
             stages = _cli_stages(args, "")
             print(f"run: {run} (resumed)", file=sys.stderr)
             return train_stages(
-                stages, args.resume, resume=True, show_progress=not args.no_progress, time_limit_s=args.time_limit
+                stages,
+                args.resume,
+                resume=True,
+                show_progress=not args.no_progress,
+                time_limit_s=args.time_limit,
+                tensorboard=not args.no_tensorboard,
+                wandb_project=args.wandb,
             )
         preset = args.preset or ("gpu" if backend == "gpu" else "cpu")
         print(
@@ -757,6 +850,8 @@ def main(argv: list[str] | None = None) -> TrainResult:
             time_limit_s=args.time_limit,
             init_from=args.init_from,
             select=0 if args.no_select else SELECT_CHECKPOINTS.get(preset, 0),
+            tensorboard=not args.no_tensorboard,
+            wandb_project=args.wandb,
         )
     except KeyboardInterrupt:
         print(_interrupted(run), file=sys.stderr)

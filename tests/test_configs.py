@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -87,7 +88,7 @@ def test_nominal_randomization_has_zero_width_ranges():
             assert value[0] == value[1], f.name
 
 
-# ------------------------------------------------------------------ issue 17: validator gaps
+# ------------------------------------------------------------------ validator gaps
 @pytest.mark.parametrize(
     ("cls", "name"),
     [
@@ -135,3 +136,33 @@ def test_numpy_scalars_are_accepted_and_stored_as_python_ones():
     assert from_dict(EnvConfig, to_dict(EnvConfig(randomization=rand, sim=sim))).randomization == rand
     with pytest.raises(ConfigError, match=r"SimConfig\.iterations = 2\.5 is invalid: expected an integer"):
         SimConfig(iterations=np.float64(2.5))
+
+
+@pytest.mark.parametrize(
+    "override, named",
+    [
+        ("reward.tracking_lin_vel=1e308", "RewardConfig.tracking_lin_vel = 1e+308"),  # inf in float32
+        ("noise.level=1e300", "NoiseConfig.level = 1e+300"),
+        ("reward.tracking_sigma=1e-300", "RewardConfig.tracking_sigma = 1e-300"),  # 0 in float32
+        ("ppo.reward_scaling=1e-300", "PPOConfig.reward_scaling = 1e-300"),
+        ("sim.sim_dt=1e-9", "SimConfig.sim_dt = 1e-09 is invalid: gives 20000000 substeps"),
+        ("ppo.num_eval_envs=1000000000", "PPOConfig.num_eval_envs = 1000000000"),
+        ("ppo.policy_hidden_layer_sizes=(1000000000,)", "PPOConfig.policy_hidden_layer_sizes = (1000000000,)"),
+        ("ppo.unroll_length=10000000", "PPOConfig.unroll_length = 10000000"),
+        ("command.episode_length=1000000000000", "beyond"),
+    ],
+)
+def test_values_that_cannot_work_in_float32_or_in_memory_are_refused(override, named):
+    from mjx_walker.presets import apply_overrides, get_preset
+
+    env, ppo = get_preset("berkeley_humanoid", "cpu")
+    match = "at most 2147483647" if named == "beyond" else re.escape(named)
+    with pytest.raises(ConfigError, match=match):
+        apply_overrides(env, ppo, [override])
+
+
+def test_a_host_side_step_count_may_pass_int32():
+    from mjx_walker.presets import apply_overrides, get_preset
+
+    env, ppo = get_preset("berkeley_humanoid", "gpu")
+    assert apply_overrides(env, ppo, ["ppo.num_timesteps=5000000000"])[1].num_timesteps == 5_000_000_000

@@ -1,6 +1,6 @@
 """Several training processes (jax.distributed): launch checks, and 2 processes on localhost end to end.
 
-The end-to-end test runs the README's two launch lines (read from the README, with a free port and
+The end-to-end test runs the documented two launch lines (read from docs/training.md, with a free port and
 a temporary run directory) on the ``test`` preset, kills process 0 after its first checkpoint,
 checks that process 1 stops by itself with JAX's message, resumes both, and checks the result
 against the single-process run of tests/test_train_slow.py: same env steps, same learning.
@@ -121,8 +121,8 @@ def test_cli_refuses_a_bad_launch_before_jax(monkeypatch, capsys, flags, words):
 
 
 def readme_launch_lines() -> list[list[str]]:
-    """The README's two local launch lines (process 0 first), as argument lists after ``python``."""
-    text = (REPO / "README.md").read_text()
+    """The documented two local launch lines (process 0 first), as argument lists after ``python``."""
+    text = (REPO / "docs" / "training.md").read_text()
     lines = [ln.strip() for ln in text.splitlines() if "--num-processes 2 --process-id" in ln]
     lines = [ln for ln in lines if ln.startswith("python -m mjx_walker.train") and "localhost:" in ln]
     assert len(lines) == 2, lines
@@ -137,7 +137,7 @@ def _free_port() -> int:
 
 
 def _launch(args: list[str], port: int, run: Path, audit: Path | None = None) -> subprocess.Popen:
-    """Start one process of the README's launch with this port and run directory."""
+    """Start one process of the documented launch with this port and run directory."""
     args = [a.replace("localhost:12355", f"localhost:{port}") for a in args]
     args = [str(run) if a == "runs/two" else a for a in args] + ["--no-progress"]
     assert args[:2] == ["-m", "mjx_walker.train"], args

@@ -2,7 +2,7 @@
 
 ``experiments/gpu_run.sh --size tiny`` runs every stage of the GPU run (training with the
 ``test`` preset, export, sim-to-sim evaluation, runner and env benchmarks) exactly as on the
-device, with $OUT set as the device tool sets it. The first call is given a 1-second training
+device, with $OUT set as a remote job runner sets it. The first call is given a 1-second training
 limit, so training must stop cleanly after its first checkpoint; the second call must resume it to
 the end and finish every other stage; the bundle must unpack into the same folder.
 """
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _gpu_run(out: Path, bring_back: Path, *extra: str) -> subprocess.CompletedProcess:
-    """One call of experiments/gpu_run.sh --size tiny, as the device tool would make it."""
+    """One call of experiments/gpu_run.sh --size tiny, as a remote GPU job would make it."""
     cache = str(jax.config.jax_compilation_cache_dir)
     env = {**os.environ, "OUT": str(bring_back), "MJX_WALKER_JAX_CACHE": cache, "PYTHON": sys.executable}
     cmd = ["bash", "experiments/gpu_run.sh", "--size", "tiny", "--out", str(out), "--set", "ppo.seed=3", *extra]
@@ -128,3 +128,32 @@ def test_bench_env_sizes_measured_on_another_device_are_measured_again(tmp_path)
         (folder / "benchmark_env_r_x.json").write_text(json.dumps({"device": {"device_kind": kind}}))
     assert gpu_run.drop_bench_env_parts_of_other_devices(tmp_path, "cpu") == [8]
     assert gpu_run.bench_env_part(tmp_path, 4) is not None and gpu_run.bench_env_part(tmp_path, 8) is None
+
+
+def test_a_staged_run_is_resumed_counted_and_bundled_stage_by_stage(tmp_path):
+    """The gpu preset trains in two stages: progress sums them, and each stage keeps its newest checkpoint."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
+    import gpu_run
+
+    run = tmp_path / "out" / "run"
+    stages = [{"name": "main", "ppo": {"num_timesteps": 200}}, {"name": "finish", "ppo": {"num_timesteps": 100}}]
+    run.mkdir(parents=True)
+    (run / "stages.json").write_text(json.dumps({"stages": stages}))
+    assert gpu_run.started(run) and gpu_run.training_state(run) == {"env_steps": 0, "total": 300, "complete": False}
+    for name, steps in (("main", (100, 200)), ("finish", (50,))):
+        (run / name).mkdir()
+        rows = [{"env_steps": s} for s in steps]
+        (run / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        for s in steps:
+            (run / name / "checkpoints" / f"{s:012d}").mkdir(parents=True)
+    assert gpu_run.training_state(run) == {"env_steps": 250, "total": 300, "complete": False}
+    (tmp_path / "dest").mkdir()
+    for name in ("status.json", "summary.md"):
+        (tmp_path / "out" / name).write_text("{}")
+    bundle = gpu_run.bundle(tmp_path / "out", tmp_path / "dest")
+    import tarfile
+
+    names = tarfile.open(bundle).getnames()
+    assert any(n.endswith("main/checkpoints/000000000200") for n in names)
+    assert not any(n.endswith("main/checkpoints/000000000100") for n in names)
+    assert any(n.endswith("finish/checkpoints/000000000050") for n in names)

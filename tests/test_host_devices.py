@@ -16,8 +16,8 @@ from mjx_walker.host_devices import MAX_ENVS_PER_HOST_DEVICE, check_host_devices
 from mjx_walker.ppo_config import PPOConfig
 from mjx_walker.run_dir import METRICS_FILE, read_metrics
 
-# The smallest reproduction of the start-up hang (2 host devices x 128 envs), from issue 10. The
-# evaluator keeps the test preset's 16 eval envs (the issue had 32): its compiled code then comes
+# The smallest reproduction of the start-up hang (2 host devices x 128 envs). The
+# evaluator keeps the test preset's 16 eval envs (the first reproduction had 32): its compiled code then comes
 # from the persistent cache the other tests fill, and the hang was in network init, before it.
 HANG_ARGS = [
     "--preset",

@@ -1,6 +1,6 @@
 """The jax versions the project supports (no JAX compile).
 
-pyproject.toml (its ``train`` extra) gives jax and jaxlib a range rather than one version, so that the lent GPU machine
+pyproject.toml (its ``train`` extra) gives jax and jaxlib a range rather than one version, so that a GPU machine
 (jax 0.11.2 preinstalled with its CUDA plugin) and Colab keep the CUDA jax they have. The range
 must admit both versions the suite was run on, the jax running this suite, and the notebooks'
 install cells must read the same range.

@@ -43,7 +43,8 @@ def test_env_physics_applies_target_from_lag_substeps_ago(nominal_env):
     assert applied1.shape == (max_lag + 1, n, nu)
     for d in range(max_lag + 1):
         for k in range(n):
-            exp1 = a if k >= d else x0  # before step 1, the buffer held x0
-            exp2 = b if k >= d else a
+            # substep k of step j (0-based) applies the target set at substep j * n + k - d: x0 before
+            # step 1, A during it, B during step 2 (a lag longer than a control step reaches back two)
+            exp1, exp2 = ([x0, a, b][int(np.clip(np.floor((j * n + k - d) / n) + 1, 0, 2))] for j in (0, 1))
             np.testing.assert_allclose(applied1[d, k], exp1, atol=0, err_msg=f"lag={d} substep={k}")
             np.testing.assert_allclose(applied2[d, k], exp2, atol=0, err_msg=f"lag={d} substep={k}")

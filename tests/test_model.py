@@ -48,11 +48,12 @@ def test_motor_plus_pd_equals_original_position_actuators():
     d0 = mujoco.MjData(original)
     mujoco.mj_resetDataKeyframe(original, d0, 0)
     m = robot.mj_model
+    original.opt.timestep = m.opt.timestep  # the physics substep of SimConfig(), not the scene's own
     d = mujoco.MjData(m)
     d.qpos[:] = robot.default_qpos
     target = robot.default_joint_pos + 0.1
     d0.ctrl[:] = target
-    for _ in range(500):
+    for _ in range(round(1.0 / m.opt.timestep)):
         d.ctrl[:] = pd_torque(
             d.qpos[robot.qpos_adr], d.qvel[robot.dof_adr], target, robot.kp, robot.kd, robot.torque_limit
         )

@@ -199,3 +199,49 @@ def test_a_sigkilled_holder_leaves_no_stale_lock(tmp_path):
 def test_metrics_rows_written_by_append_are_json_lines(tmp_path):
     rd.append_metrics(tmp_path, {"env_steps": 1})
     assert json.loads((tmp_path / rd.METRICS_FILE).read_text()) == {"env_steps": 1}
+
+
+def _run_with_checkpoints(run: Path, steps: list[int]):
+    """A test-preset run directory holding complete checkpoints at ``steps`` (epochs 1, 2, ...)."""
+    env, ppo = get_preset(ROBOT, "test")
+    _, normalizer, policy, value = ck.param_templates(env, ppo)
+    for epoch, step in enumerate(steps, start=1):
+        ck.save_checkpoint(run / rd.CHECKPOINTS, step, epoch, (normalizer, policy, value), env, ppo)
+    return env, ppo
+
+
+def test_resume_refuses_a_config_json_edited_since_the_checkpoint(tmp_path):
+    """config.json edited by hand (learning rate, a reward weight): refused, each field with both values."""
+    import dataclasses
+
+    from mjx_walker.configs import ConfigError
+    from mjx_walker.training import _resume_point
+
+    env, ppo = _run_with_checkpoints(tmp_path, [20480])
+    edited_reward = dataclasses.replace(env.reward, alive=5.0)
+    edited = rd.resolved_config(
+        dataclasses.replace(env, reward=edited_reward), dataclasses.replace(ppo, learning_rate=0.5), 1
+    )
+    with pytest.raises(ConfigError) as err:
+        _resume_point(tmp_path, ppo.env_steps_per_epoch, edited)
+    text = str(err.value)
+    assert "ppo.learning_rate" in text and repr(ppo.learning_rate) in text and "0.5" in text
+    assert "env.reward.alive" in text and "20,480 env steps" in text
+    same = rd.resolved_config(env, ppo, 1)
+    assert _resume_point(tmp_path, ppo.env_steps_per_epoch, same)[0] == 1
+
+
+def test_resume_falls_back_past_a_damaged_newest_checkpoint(tmp_path, capsys):
+    from mjx_walker.training import _resume_point
+
+    env, ppo = _run_with_checkpoints(tmp_path, [20480, 40960])
+    meta = ck.step_dir(tmp_path / rd.CHECKPOINTS, 40960) / "meta" / "metadata"
+    meta.write_text(meta.read_text()[:10])  # truncated JSON
+    epochs, params, _ = _resume_point(tmp_path, ppo.env_steps_per_epoch, rd.resolved_config(env, ppo, 1))
+    assert epochs == 1 and params is not None
+    err = capsys.readouterr().err
+    assert "000000040960" in err and "damaged" in err and "previous one, at 20,480 env steps" in err
+    first = ck.step_dir(tmp_path / rd.CHECKPOINTS, 20480) / "meta" / "metadata"
+    first.write_text("")
+    with pytest.raises(rd.RunDirError, match="every checkpoint"):
+        _resume_point(tmp_path, ppo.env_steps_per_epoch, rd.resolved_config(env, ppo, 1))

@@ -94,7 +94,9 @@ def test_run_policy_in_mujoco(export):
     assert s.ticks == 25 and s.policy_ticks == 25 and len(s.inference_s) == s.policy_ticks
     assert s.provider == "CPUExecutionProvider" and s.final_mode in ("policy", "stopped")
     # physics caught up to the end of the run, where the loop's final damp command synced it
-    assert result.backend.substeps == 10 * s.ticks
+    per_tick = round(result.meta.ctrl_dt / result.meta.sim_dt)
+    assert per_tick == 5  # the default 20 ms control period over 4 ms substeps
+    assert result.backend.substeps == per_tick * s.ticks
 
 
 def test_backend_lag_delays_targets(export):

@@ -162,7 +162,13 @@ def test_cli_damps_on_sigterm_and_sighup(tmp_path, sig):
     log = tmp_path / "calls.log"
     code = CHILD.format(log=str(log), policy=str(SHIPPED))
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as from a terminal: under nohup (a suite started with it) HUP arrives ignored, and stays so
+        preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL),
     )
     try:
         wait_for_writes(log, proc, 20)

@@ -76,6 +76,8 @@ def test_overrides_parse_types():
         apply_overrides(env, ppo, ["ppo.num_envs"])
     with pytest.raises(ConfigError, match="PPOConfig.num_envs = -1"):
         apply_overrides(env, ppo, ["ppo.num_envs=-1"])
+    with pytest.raises(ConfigError, match=r"ppo.num_envs is already set by 'ppo.num_envs=32'; give each field once"):
+        apply_overrides(env, ppo, ["ppo.num_envs=32", "ppo.seed=1", "ppo.num_envs=64"])
 
 
 def test_resume_with_a_changed_config_is_refused_naming_the_fields(tmp_path):
@@ -141,7 +143,7 @@ def test_a_bad_time_limit_is_refused_before_anything_runs(tmp_path, limit):
     assert not (tmp_path / "run").exists()  # refused before the run dir was made
 
 
-# ------------------------------------------------------------------ issue 17: --set bools
+# ------------------------------------------------------------------ --set bools
 def _bool_fields():
     """(section, field) of every bool field a --set can reach."""
     env, ppo = get_preset("berkeley_humanoid", "test")
@@ -179,7 +181,7 @@ def test_set_refuses_a_non_bool_naming_field_value_and_allowed(text):
         apply_overrides(env, ppo, [f"push.enabled={text}"])
 
 
-# ------------------------------------------------------------------ issue 17: validator gaps
+# ------------------------------------------------------------------ validator gaps
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -279,7 +281,7 @@ def test_training_diverged_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch)
     assert errors == ["error: 100% of eval episodes at env step 0 ended in non-finite physics"]
 
 
-# -------------------------------------------------------------- issue 17: physics NaN health
+# -------------------------------------------------------------- physics NaN health
 def _eval_metrics(fraction):
     """Brax eval metrics with a share of non-finite episodes (None: metric absent)."""
     metrics = {"eval/episode_reward": 1.0, "eval/avg_episode_length": 10.0}
@@ -453,7 +455,7 @@ def test_the_cpu_preset_is_two_stages_and_the_cli_trains_both(tmp_path):
     assert finish.env.command.lin_vel_x == (0.0, 0.6) and finish.env.command.edge_prob == 0.3
     assert finish.ppo.learning_rate == 1e-4 and finish.ppo.total_env_steps == 1_536_000
     assert finish.env.command.lin_vel_y == first.env.command.lin_vel_y and finish.env.reward == first.env.reward
-    assert [s.name for s in get_stages("berkeley_humanoid", "gpu")] == ["main"]
+    assert [s.name for s in get_stages("berkeley_humanoid", "gpu")] == ["main", "finish"]  # the same recipe
 
     args = argparse.Namespace(resume=None, robot=None, preset="cpu", out=None, init_from=None)
     args.overrides = ["ppo.num_envs=32", "ppo.batch_size=32"]
@@ -481,7 +483,7 @@ def test_stages_chain_warm_starts_and_resume_continues_the_running_stage(tmp_pat
     stages = [Stage("a", env, ppo), Stage("b", env, ppo), Stage("c", env, ppo)]
     calls, stop_at = [], {"b"}
 
-    def fake_train(env_cfg, ppo_cfg, run_dir, *, resume, show_progress, time_limit_s, init_from):
+    def fake_train(env_cfg, ppo_cfg, run_dir, *, resume, show_progress, time_limit_s, init_from, **logging):
         """Record the call; write what a finished (or, for stop_at, a paused) run leaves behind."""
         run = Path(run_dir)
         calls.append((run.name, resume, None if init_from is None else Path(init_from).name))

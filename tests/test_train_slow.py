@@ -20,6 +20,7 @@ from mjx_walker import checkpointing as ck
 from mjx_walker import run_dir as rd
 from mjx_walker.policy import load_policy
 from mjx_walker.presets import get_preset
+from mjx_walker.tb_log import read_scalars
 from mjx_walker.training import train
 
 ROBOT = "berkeley_humanoid"
@@ -54,6 +55,10 @@ def test_training_learns_to_stand_and_writes_the_run_dir(tmp_path):
     assert set(config) >= {"env", "ppo", "versions", "device"} and config["versions"]["brax"]
     assert "init_from" not in config
     assert (run / rd.PLOT_FILE).stat().st_size > 0
+    scalars = read_scalars(run)  # the same rows as TensorBoard events
+    assert [step for step, _ in scalars["episode_length"]] == [0, 20480, 40960]
+    assert scalars["episode_length"][-1][1] == pytest.approx(trained)
+    assert all(f"reward/{name}" in scalars for name in env.reward.term_names)
     assert ck.complete_steps(run / rd.CHECKPOINTS) == [20480, 40960]
 
     policy = load_policy(run)
@@ -66,3 +71,26 @@ def test_training_learns_to_stand_and_writes_the_run_dir(tmp_path):
     # Resuming the finished run trains nothing more.
     again = train(env, ppo, run, resume=True, show_progress=False)
     assert again.env_steps == 40960 and [r["env_steps"] for r in rd.read_metrics(run)] == [0, 20480, 40960]
+
+
+@pytest.mark.slow
+def test_same_config_and_seed_give_identical_metrics_on_mujoco_c(tmp_path):
+    """Two runs of one config and seed on the MuJoCo C physics, as two commands: the same metrics rows.
+
+    Every env is stepped alone by one rollout thread, so thread scheduling cannot reorder sums;
+    what differs between the runs is only wall time (and Brax's own timing metrics).
+    """
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "mjx_walker.train", "--preset", "test", "--no-progress", "--no-tensorboard"]
+    cmd += ["--set", "sim.backend=mujoco", "--set", "ppo.num_timesteps=20480", "--set", "ppo.num_evals=2"]
+    procs = [subprocess.Popen([*cmd, "--out", str(tmp_path / name)], stderr=subprocess.PIPE) for name in "ab"]
+    for proc in procs:
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    rows = [rd.read_metrics(tmp_path / name) for name in "ab"]
+    timing = {"wall_time", "steps_per_s", "training/sps", "training/walltime"}
+    kept = [[{k: v for k, v in row.items() if k not in timing} for row in rs] for rs in rows]
+    assert [r["env_steps"] for r in rows[0]] == [0, 20480]
+    assert len(kept[0][1]) > 20 and kept[0] == kept[1]  # every reward term and loss, bit for bit
