@@ -16,6 +16,15 @@ TB_DIR = "tb"
 SKIP = ("env_steps", "wall_time")  # the x axis, and the wall clock TensorBoard records itself
 
 
+def scalars(row: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers of a metrics row, except its step and wall clock (:data:`SKIP`)."""
+    return {
+        k: float(v)
+        for k, v in row.items()
+        if k not in SKIP and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
+
+
 class TensorBoardLog:
     """Writes metrics rows as scalars under ``run/tb``; does nothing when disabled."""
 
@@ -32,11 +41,8 @@ class TensorBoardLog:
         if self.writer is None:
             return
         step = int(row["env_steps"])
-        for key, value in row.items():
-            if key in SKIP or isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            if math.isfinite(value):
-                self.writer.add_scalar(key, float(value), step)
+        for key, value in scalars(row).items():
+            self.writer.add_scalar(key, value, step)
         self.writer.flush()
 
     def close(self) -> None:
@@ -83,12 +89,7 @@ class WandbLog:
         """Every finite number of ``row`` at ``row["env_steps"]``."""
         if self.run is None:
             return
-        values = {
-            k: float(v)
-            for k, v in row.items()
-            if k not in SKIP and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        }
-        self.run.log(values, step=int(row["env_steps"]))
+        self.run.log(scalars(row), step=int(row["env_steps"]))
 
     def close(self) -> None:
         """Finish the W&B run."""
