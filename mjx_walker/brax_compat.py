@@ -6,7 +6,7 @@ exactly what a ``pmap`` over Brax's pmap axis ``'i'`` returns (it is an identity
 typed, pmap-sharded. jax's own internal implementation returns unsharded arrays with weak types kept, so the training
 state fed to Brax's first epoch differed from the one its second call gets back from ``pmap``, and
 the epoch compiled twice (about 40 s lost per run on a 2-core CPU; seen with
-``JAX_EXPLAIN_CACHE_MISSES=1``). Does nothing on a jax that still has the function.
+``JAX_EXPLAIN_CACHE_MISSES=1``). Nothing is put back on a jax that still has the function.
 
 Brax's ``acting.Evaluator`` keeps each eval's final env state to donate to the next eval. The
 first one comes from a plain ``jit(reset)``; every later one comes back from the eval unroll on
@@ -14,12 +14,14 @@ the mesh of the pmapped policy parameters, so the second eval traced and compile
 unroll again (measured on the ``test`` preset, 2-core CPU: 99 s cold, about 20 s with the
 persistent cache, in every ``train`` call). :class:`SteadyEvaluator` commits the first state to
 its own shardings and puts each kept state back on them: one trace, one compile.
-:func:`patch_brax` installs it where Brax's PPO looks it up.
+:func:`brax_patched` installs both for the duration of our training call only, where Brax's PPO
+looks them up, and restores Brax's and jax's own objects after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jax
@@ -52,15 +54,21 @@ class SteadyEvaluator(acting.Evaluator):
         return metrics
 
 
-def patch_jax_for_brax() -> None:
-    """Give jax a ``device_put_replicated`` for Brax if this jax no longer exports one."""
-    try:
-        jax.device_put_replicated  # noqa: B018
-    except AttributeError:
+@contextlib.contextmanager
+def brax_patched() -> Iterator[None]:
+    """Within the block: jax's ``device_put_replicated`` for Brax (if this jax lacks it) and the steady evaluator.
+
+    Both go back on exit, however the block ends: another Brax user in the same process (a
+    notebook, say) gets Brax's and jax's own objects outside our ``train`` call.
+    """
+    own_evaluator = acting.Evaluator
+    had_replicated = hasattr(jax, "device_put_replicated")
+    if not had_replicated:
         jax.device_put_replicated = device_put_replicated  # type: ignore[attr-defined]
-
-
-def patch_brax() -> None:
-    """Everything above: jax's ``device_put_replicated`` for Brax, and the steady evaluator."""
-    patch_jax_for_brax()
     acting.Evaluator = SteadyEvaluator  # ppo.train looks it up as acting.Evaluator at each call
+    try:
+        yield
+    finally:
+        acting.Evaluator = own_evaluator
+        if not had_replicated:
+            del jax.device_put_replicated

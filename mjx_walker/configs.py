@@ -321,6 +321,16 @@ class RandomizationConfig:
     damping_scale: Range = (0.8, 1.2)  # passive joint damping multiplier
     frictionloss_scale: Range = (0.5, 1.5)
     lag_substeps: tuple[int, int] = (0, 4)  # PD target delay in physics substeps (inclusive): 0-16 ms
+    # Gear play per joint, the dead band's half-width (mjx_walker.pd): 0-0.01 rad (0-0.57 deg).
+    # Gearbox makers list backlash of about 3-15 arcmin (0.05-0.25 deg) for precision planetary
+    # stages and 15-60 arcmin (0.25-1 deg) for economy ones; a quasi-direct-drive actuator's
+    # single planetary stage sits at the low end, a worn or hobby-grade train at the high end.
+    backlash_rad: Range = (0.0, 0.01)
+    # IMU errors held for an episode. A MEMS gyro's bias left after start-up calibration is of the
+    # order of 0.5-1 deg/s (0.01-0.02 rad/s) per axis; an IMU board mounted by hand sits within
+    # about 1 deg (0.017 rad) of the frame it is assumed to have, in roll and in pitch.
+    gyro_bias: Range = (-0.02, 0.02)  # rad/s, per axis
+    imu_tilt_rad: Range = (-0.017, 0.017)  # rad, roll and pitch of the IMU's mounting
     max_lag_substeps: int = 10  # size of the target history buffer - 1
 
     def __post_init__(self) -> None:
@@ -333,6 +343,9 @@ class RandomizationConfig:
         for name in ("kp_scale", "kd_scale", "armature_scale", "damping_scale"):
             check_range(self, name, 0.0, 10.0)
         check_range(self, "frictionloss_scale", 0.0, 10.0)
+        check_range(self, "backlash_rad", 0.0, 0.2)
+        check_range(self, "gyro_bias", -1.0, 1.0)
+        check_range(self, "imu_tilt_rad", -0.2, 0.2)
         check_scalar(self, "max_lag_substeps", 0, 1000, integer=True)
         check_int_range(self, "lag_substeps", 0)
         hi = self.lag_substeps[1]
@@ -359,6 +372,9 @@ class RandomizationConfig:
             damping_scale=(1.0, 1.0),
             frictionloss_scale=(1.0, 1.0),
             lag_substeps=(0, 0),
+            backlash_rad=(0.0, 0.0),
+            gyro_bias=(0.0, 0.0),
+            imu_tilt_rad=(0.0, 0.0),
         )
 
 

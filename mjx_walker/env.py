@@ -249,10 +249,11 @@ class WalkEnv:
         readout: Readout,
         air_time: jax.Array,
     ) -> Observation:
-        """Noisy actor and privileged critic observations of a state."""
+        """Actor observations as the robot's sensors give them (IMU errors, noise); the critic's, true."""
         meas = measure(self.robot, data, readout)
         args = (state.last_action, state.command, state.gait_phase, self.default_joint_pos)
         clean = build_actor_obs(meas, *args)
-        noisy = build_actor_obs(add_noise(key, meas, self.cfg.noise), *args)
+        imu = sensing.imu_error(meas, state.params.gyro_bias, state.params.imu_tilt)
+        noisy = build_actor_obs(add_noise(key, imu, self.cfg.noise), *args)
         critic = build_critic_obs(clean, data, readout, state.params, air_time, self.cfg.sim.sim_dt)
         return Observation(actor=noisy, critic=critic)

@@ -215,6 +215,19 @@ def build_parser() -> ArgumentParser:
         help="start perturbation scale: joints U(+-0.05 rad), base U(+-0.2)",
     )
     cond.add_argument("--push-mps", type=float, metavar="V", default=0.0, help="one horizontal push of this size (m/s)")
+    cond.add_argument(
+        "--backlash-deg",
+        type=float,
+        metavar="DEG",
+        default=0.0,
+        help="gear play of every joint: the PD target acts only beyond +-DEG (training's randomization.backlash_rad)",
+    )
+    cond.add_argument(
+        "--gyro-bias", type=float, metavar="RADS", default=0.0, help="rad/s added to every gyro axis (an IMU bias)"
+    )
+    cond.add_argument(
+        "--imu-tilt-deg", type=float, metavar="DEG", default=0.0, help="IMU mounting error, in roll and in pitch"
+    )
     cond.add_argument("--push-time-s", type=float, metavar="S", default=3.0, help="when the push comes (default 3 s)")
     cond.add_argument(
         "--sweep",
@@ -265,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             push_time_s=args.push_time_s,
             sweep=args.sweep,
             verbose=False,
+            backlash_deg=args.backlash_deg,
+            gyro_bias=args.gyro_bias,
+            imu_tilt_deg=args.imu_tilt_deg,
         )
     except (PolicyFileError, PolicyMismatchError, EvaluationError, SpecError, BackendMismatchError, SafetyError) as err:
         return user_error(parser.prog, err)

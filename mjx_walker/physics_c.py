@@ -85,8 +85,10 @@ class CPhysics:
 
         Returns the new state, its readout and the last substep's torques (nu,) N·m: the PD law of
         :mod:`mjx_walker.pd` on the state before the last substep, which is what the servos applied.
+        Backlash enters through the servos' targets (:func:`mjx_walker.pd.servo_target`).
         """
         robot, m = self.robot, self.servo.model
+        applied = self._backlash_targets(params, data, applied)
         row = jnp.concatenate([jnp.ravel(getattr(params, name)) for name in PARAM_FIELDS]).astype(jnp.float32)
         f32 = jnp.float32
         shapes = (
@@ -104,6 +106,16 @@ class CPhysics:
         limit = jnp.asarray(robot.torque_limit, f32)
         tau = pd.pd_torque(qpos_before[robot.qpos_adr], qvel_before[robot.dof_adr], applied[-1], kp, kd, limit)
         return CData(qpos=qpos, qvel=qvel), self.readout(sens), tau
+
+    def _backlash_targets(self, params: PhysicsParams, data: CData, applied: jax.Array) -> jax.Array:
+        """The servo targets (n_substeps, nu) rad that apply the backlash dead band to ``applied``.
+
+        The joints are predicted at each substep from the step's start: q + qd * t, t = k * sim_dt.
+        """
+        robot = self.robot
+        q, qd = data.qpos[robot.qpos_adr], data.qvel[robot.dof_adr]
+        t = jnp.arange(applied.shape[0], dtype=jnp.float32) * float(self.servo.model.opt.timestep)
+        return pd.servo_target(applied, q + t[:, None] * qd, params.backlash)
 
     def readout(self, sens: jax.Array) -> Readout:
         """The readout (see :class:`~mjx_walker.state.Readout`) from one env's sensor values (nsensordata,)."""

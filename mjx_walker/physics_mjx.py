@@ -1,7 +1,8 @@
 """MJX physics (``SimConfig.backend = "mjx"``): the GPU path, pure JAX end to end.
 
 One control step is a ``lax.scan`` over the substeps: each applies the PD law
-(:func:`mjx_walker.pd.pd_torque`) to that substep's lagged target and calls ``mjx.step``. The
+(:func:`mjx_walker.pd.pd_torque`, backlash included) to that substep's lagged target and calls
+``mjx.step``. The
 randomized parameters are arguments (``apply_params`` builds the env's model on every step).
 """
 
@@ -52,7 +53,8 @@ class MjxPhysics:
 
         def substep(d: mjx.Data, target: jax.Array) -> tuple[mjx.Data, jax.Array]:
             """One physics step with PD torques toward ``target`` (nu,)."""
-            tau = pd.pd_torque(d.qpos[robot.qpos_adr], d.qvel[robot.dof_adr], target, kp, kd, limit)
+            q, qd = d.qpos[robot.qpos_adr], d.qvel[robot.dof_adr]
+            tau = pd.pd_torque(q, qd, target, kp, kd, limit, params.backlash)
             return mjx.step(model, d.replace(ctrl=tau)), tau
 
         data, taus = jax.lax.scan(substep, data, applied)

@@ -39,6 +39,10 @@ def sample_params(key: jax.Array, cfg: RandomizationConfig, robot: RobotModel) -
         key_frictionloss,
         key_lag,
     ) = jax.random.split(key, 10)
+    # folded in, not split: the other terms keep the draws they had before backlash was modelled
+    key_backlash = jax.random.fold_in(key, 10)
+    key_gyro_bias = jax.random.fold_in(key, 11)
+    key_imu_tilt = jax.random.fold_in(key, 12)
     nbody, nu = robot.mj_model.nbody, robot.nu
     robot_bodies = np.arange(nbody) > 0  # the world body keeps its (zero) mass
     mass_scale = jnp.where(robot_bodies, _uniform(key_mass, cfg.mass_scale, (nbody,)), 1.0)
@@ -54,6 +58,9 @@ def sample_params(key: jax.Array, cfg: RandomizationConfig, robot: RobotModel) -
         damping_scale=_uniform(key_damping, cfg.damping_scale, (nu,)),
         frictionloss_scale=_uniform(key_frictionloss, cfg.frictionloss_scale, (nu,)),
         lag=jax.random.randint(key_lag, (), lag_lo, lag_hi + 1, jnp.int32),
+        backlash=_uniform(key_backlash, cfg.backlash_rad, (nu,)),
+        gyro_bias=_uniform(key_gyro_bias, cfg.gyro_bias, (3,)),
+        imu_tilt=_uniform(key_imu_tilt, cfg.imu_tilt_rad, (2,)),
     )
 
 
@@ -72,6 +79,9 @@ def nominal_params(robot: RobotModel) -> PhysicsParams:
         damping_scale=one,
         frictionloss_scale=one,
         lag=jnp.int32(0),
+        backlash=jnp.zeros((nu,), jnp.float32),
+        gyro_bias=jnp.zeros((3,), jnp.float32),
+        imu_tilt=jnp.zeros((2,), jnp.float32),
     )
 
 

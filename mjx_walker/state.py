@@ -25,6 +25,9 @@ class PhysicsParams:
     damping_scale: jax.Array  # (nu,) passive joint damping multiplier
     frictionloss_scale: jax.Array  # (nu,)
     lag: jax.Array  # () int32, PD target delay in physics substeps
+    backlash: jax.Array  # (nu,) rad, half-width of each joint's dead band (mjx_walker.pd)
+    gyro_bias: jax.Array  # (3,) rad/s added to the gyro reading (mjx_walker.sensing.imu_error)
+    imu_tilt: jax.Array  # (2,) rad, roll and pitch of the IMU's mounting error
 
 
 @struct.dataclass

@@ -219,9 +219,6 @@ def train(
     """
     import jax
 
-    from mjx_walker.brax_compat import patch_brax
-
-    patch_brax()
     t_start = time.monotonic()
     if resume:
         if run_dir is None:
@@ -252,10 +249,13 @@ def train(
         run_dir = Path("runs") / f"{env_cfg.robot.name}-{stamp}"
     run = Path(run_dir).resolve()
     args = (run, env_cfg, ppo_cfg, devices, resume, show_progress, time_limit_s, t_start, init_from)
-    if not distributed.is_writer():  # process 0 alone writes (and locks) the run directory
-        return _train_locked(*args, tensorboard=False)
-    with rd.lock_run_dir(run):
-        return _train_locked(*args, tensorboard=tensorboard, wandb_project=wandb_project)
+    from mjx_walker.brax_compat import brax_patched
+
+    with brax_patched():
+        if not distributed.is_writer():  # process 0 alone writes (and locks) the run directory
+            return _train_locked(*args, tensorboard=False)
+        with rd.lock_run_dir(run):
+            return _train_locked(*args, tensorboard=tensorboard, wandb_project=wandb_project)
 
 
 def train_stages(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import pytest
 import jax.numpy as jnp
 import numpy as np
 
@@ -77,3 +78,19 @@ def test_the_second_eval_reuses_the_first_evals_compiled_unroll():
         sizes[cls.__name__] = evaluator._generate_eval_unroll._cache_size()
     # Brax's own compiles twice (this test would tell when a Brax release fixes it); ours once.
     assert sizes == {"Evaluator": 2, "SteadyEvaluator": 1}
+
+
+def test_brax_and_jax_get_their_own_objects_back_after_the_block():
+    from brax.training import acting
+
+    from mjx_walker.brax_compat import SteadyEvaluator, brax_patched
+
+    own, had = acting.Evaluator, hasattr(jax, "device_put_replicated")
+    assert own is not SteadyEvaluator
+    with pytest.raises(RuntimeError), brax_patched():
+        assert acting.Evaluator is SteadyEvaluator
+        assert hasattr(jax, "device_put_replicated")
+        raise RuntimeError("training failed")
+    assert acting.Evaluator is own
+    assert hasattr(jax, "device_put_replicated") == had
+

@@ -23,8 +23,9 @@ STEPS = 10
 # reset, the same randomized physics, noise and pushes. The C backend starts each control step's
 # solver cold (mujoco.rollout keeps no warm start between calls), MJX warm; with 3 solver
 # iterations contacts resolve slightly differently, so single joint velocities at foot impacts
-# differ (measured max 1.07 rad/s, p99 0.075) while the trajectories stay together.
-QPOS_TOL = 0.02  # max |qpos difference| over the trajectory; measured 0.009 (joints moved 0.34)
+# differ (measured max 1.07 rad/s, p99 0.075) while the trajectories stay together. Backlash (drawn
+# 0-0.01 rad per joint) adds the C servos' dead band on predicted joints (tests/test_backlash.py).
+QPOS_TOL = 0.04  # max |qpos difference| over the trajectory; measured 0.0275 (0.009 without backlash)
 OBS_MEAN_TOL = 0.02  # mean |actor obs difference|; measured 0.0045 (mean |obs| 0.49)
 REWARD_TOL = 2e-3  # per-step total reward; measured 7.8e-4
 
@@ -69,7 +70,7 @@ def test_mujoco_c_matches_mjx_on_a_scripted_trajectory(batched, c_env, default_e
     assert np.abs(c_run["actor"] - mjx_run["actor"]).mean() < OBS_MEAN_TOL
     assert np.abs(c_run["reward"] - mjx_run["reward"]).max() < REWARD_TOL
     # and the trajectory went somewhere: the joints moved far more than the tolerance
-    assert np.abs(c_run["qpos"][-1] - c_run["qpos"][0]).max() > 10 * QPOS_TOL
+    assert np.abs(c_run["qpos"][-1] - c_run["qpos"][0]).max() > 5 * QPOS_TOL  # moved 0.34
 
 
 def test_the_params_written_into_a_c_model_are_training_randomization(c_env, default_env):

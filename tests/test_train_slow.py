@@ -33,10 +33,14 @@ TRAINED_MIN = 60.0  # the trained policy must stand clearly longer
 
 @pytest.mark.slow
 def test_training_learns_to_stand_and_writes_the_run_dir(tmp_path):
+    from brax.training import acting
+
     env, ppo = get_preset(ROBOT, "test")
+    brax_evaluator = acting.Evaluator
     start = time.monotonic()
     result = train(env, ppo, tmp_path / "run", show_progress=False)
     runtime = time.monotonic() - start
+    assert acting.Evaluator is brax_evaluator  # our evaluator was Brax's only inside the call
     run = tmp_path / "run"
     rows = rd.read_metrics(run)
     untrained, trained = rows[0]["episode_length"], rows[-1]["episode_length"]

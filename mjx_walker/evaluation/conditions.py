@@ -17,7 +17,8 @@ from typing import Any
 
 ENVELOPE_KEYS = ("friction", "mass_scale", "payload_kg", "kp_scale", "kd_scale")
 CENTRES = ("envelope", "nominal")
-SWEEP_NAMES = ("lag_ms", *ENVELOPE_KEYS, "push_mps")
+SWEEP_NAMES = ("lag_ms", *ENVELOPE_KEYS, "push_mps", "backlash_deg")
+MAX_BACKLASH_DEG = 10.0
 _FLOORS = {"friction": 0.05, "mass_scale": 0.1, "kp_scale": 0.1, "kd_scale": 0.0}
 _PIN_MINIMA = {"friction": 0.0, "mass_scale": 1e-6, "kp_scale": 0.0, "kd_scale": 0.0}
 
@@ -41,6 +42,7 @@ class Condition:
     lag_ms: float
     push_mps: float = 0.0
     pinned: dict[str, float] = field(default_factory=dict)
+    backlash_deg: float = 0.0  # every joint's gear play (the PD dead band's half-width), degrees
 
 
 def nominal_values(floor_friction: float) -> dict[str, float]:
@@ -115,28 +117,40 @@ def parse_sweep(text: str) -> Sweep:
     for v in values:
         if name in ENVELOPE_KEYS:
             check_pinned({name: v})
+        elif name == "backlash_deg" and not 0 <= v <= MAX_BACKLASH_DEG:
+            raise EvaluationError(f"{text!r}: backlash_deg must be in [0, {MAX_BACKLASH_DEG:g}] degrees")
         elif not (math.isfinite(v) and v >= 0):
             raise EvaluationError(f"{text!r}: {name} must be finite and >= 0")
     return Sweep(name, values)
 
 
 def build_conditions(
-    lags_ms: list[float], sweep: Sweep | None, pinned: Mapping[str, float], push_mps: float
+    lags_ms: list[float],
+    sweep: Sweep | None,
+    pinned: Mapping[str, float],
+    push_mps: float,
+    backlash_deg: float = 0.0,
 ) -> list[Condition]:
     """The conditions to run: one per lag, or one per sweep value (with a single lag)."""
     if sweep is None:
-        return [Condition(ms, push_mps, dict(pinned)) for ms in lags_ms]
+        return [Condition(ms, push_mps, dict(pinned), backlash_deg) for ms in lags_ms]
     if sweep.name == "lag_ms":
-        return [Condition(v, push_mps, dict(pinned)) for v in sweep.values]
+        return [Condition(v, push_mps, dict(pinned), backlash_deg) for v in sweep.values]
     if len(lags_ms) != 1:
         raise EvaluationError(f"--sweep {sweep.name} runs at one actuation lag; give one --lag-ms value")
     if sweep.name == "push_mps":
-        return [Condition(lags_ms[0], v, dict(pinned)) for v in sweep.values]
+        return [Condition(lags_ms[0], v, dict(pinned), backlash_deg) for v in sweep.values]
+    if sweep.name == "backlash_deg":
+        if backlash_deg:
+            raise EvaluationError("--sweep backlash_deg and --backlash-deg contradict each other; give one of them")
+        return [Condition(lags_ms[0], push_mps, dict(pinned), v) for v in sweep.values]
     if sweep.name in pinned:
         raise EvaluationError(f"--sweep {sweep.name} and a pinned {sweep.name} contradict each other")
-    return [Condition(lags_ms[0], push_mps, {**pinned, sweep.name: v}) for v in sweep.values]
+    return [Condition(lags_ms[0], push_mps, {**pinned, sweep.name: v}, backlash_deg) for v in sweep.values]
 
 
 def condition_value(condition: Mapping[str, Any], name: str) -> float:
-    """The value of ``name`` in a report's condition (lag_ms, push_mps, or a pinned parameter)."""
+    """The value of ``name`` in a report's condition (lag_ms, push_mps, backlash_deg, or a pinned parameter)."""
+    if name == "backlash_deg" and name not in condition:  # reports from before backlash was modelled
+        return 0.0
     return float(condition[name] if name in condition else condition["pinned"][name])

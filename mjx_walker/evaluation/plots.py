@@ -22,6 +22,7 @@ AXIS_LABELS = {
     "kp_scale": "kp scale (pinned)",
     "kd_scale": "kd scale (pinned)",
     "push_mps": "push (m/s)",
+    "backlash_deg": "joint backlash (deg)",
 }
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from mjx_walker.evaluation.conditions import (
     ENVELOPE_KEYS,
+    MAX_BACKLASH_DEG,
     Condition,
     EvaluationError,
     Sweep,
@@ -56,6 +57,9 @@ def _check_request(
     push_time_s: float = 0.0,
     seed: int = 0,
     lag_ms: list[float] | None = None,
+    backlash_deg: float = 0.0,
+    gyro_bias: float = 0.0,
+    imu_tilt_deg: float = 0.0,
 ) -> None:
     """EvaluationError naming the argument, its value and what is allowed unless every one is usable."""
     finite = math.isfinite
@@ -69,6 +73,9 @@ def _check_request(
         ("push_mps", push_mps, finite(push_mps) and push_mps >= 0, "finite and >= 0 m/s"),
         ("push_time_s", push_time_s, finite(push_time_s) and push_time_s >= 0, "finite and >= 0 s"),
         ("seed", seed, seed >= 0, ">= 0"),
+        ("backlash_deg", backlash_deg, 0 <= backlash_deg <= MAX_BACKLASH_DEG, f"in [0, {MAX_BACKLASH_DEG:g}] degrees"),
+        ("gyro_bias", gyro_bias, finite(gyro_bias) and abs(gyro_bias) <= 1, "in [-1, 1] rad/s"),
+        ("imu_tilt_deg", imu_tilt_deg, finite(imu_tilt_deg) and abs(imu_tilt_deg) <= 10, "in [-10, 10] degrees"),
         *(("lag_ms", v, finite(v) and v >= 0, "finite and >= 0 ms") for v in lag_ms or []),
     ):
         if not ok:
@@ -76,7 +83,12 @@ def _check_request(
 
 
 def plan_conditions(
-    meta: PolicyMeta, lag_ms: list[float] | None, sweep: Sweep | None, pinned: dict[str, float], push_mps: float
+    meta: PolicyMeta,
+    lag_ms: list[float] | None,
+    sweep: Sweep | None,
+    pinned: dict[str, float],
+    push_mps: float,
+    backlash_deg: float = 0.0,
 ) -> list[Condition]:
     """The conditions: the given lags (default: training's low, mid, high) or the sweep's grid."""
     if sweep is not None and sweep.name == "lag_ms" and lag_ms is not None:
@@ -88,7 +100,7 @@ def plan_conditions(
         lags = [(lo + hi) // 2 * meta.sim_dt * 1e3]
     else:
         lags = default_lags_ms(meta)
-    return build_conditions(lags, sweep, pinned, push_mps)
+    return build_conditions(lags, sweep, pinned, push_mps, backlash_deg)
 
 
 def _check_masses(robot: RobotModel, envelope: dict[str, list[float]], conditions: list[Condition]) -> None:
@@ -114,6 +126,8 @@ class EpisodeSettings:
     command: list[float] | None  # None: drawn per episode
     record_first: bool  # keep the first episode's trajectory (for the video)
     command_ranges: dict[str, list[float]] | None = None  # draw commands here (None: the policy's own)
+    gyro_bias: float = 0.0  # rad/s added to each gyro axis
+    imu_tilt_deg: float = 0.0  # IMU mounting error, in roll and in pitch
 
 
 def lag_substeps(lag_ms: float, sim_dt: float) -> int:
@@ -152,7 +166,16 @@ def run_conditions(
         for i in range(s.episodes):
             draw = draw_episode(s.seed, i, envelope, draw_meta, s.init_noise)
             physics = {**draw.physics, **cond.pinned}
-            sim_shift = SimShift(**physics, lag_substeps=substeps, noise=noise, seed=draw.sim_seed)
+            backlash = math.radians(cond.backlash_deg)
+            sim_shift = SimShift(
+                **physics,
+                lag_substeps=substeps,
+                backlash_rad=backlash,
+                gyro_bias=(s.gyro_bias,) * 3,
+                imu_tilt_rad=(math.radians(s.imu_tilt_deg),) * 2,
+                noise=noise,
+                seed=draw.sim_seed,
+            )
             cmd = list(s.command) if s.command is not None else draw.command
             kick = cond.push_mps * np.array([np.cos(draw.push_angle), np.sin(draw.push_angle)])
             push = Push(s.push_time_s, (float(kick[0]), float(kick[1]))) if cond.push_mps > 0 else None
@@ -172,7 +195,8 @@ def run_conditions(
             if qpos and not first.qpos:
                 first = Recording(qpos, qvel, ep["command"])
             lag = {"lag_ms": substeps * meta.sim_dt * 1e3, "lag_substeps": substeps}
-            rows.append({"condition": index, "episode": i, **lag, "push_mps": cond.push_mps, **physics, **ep})
+            head = {"condition": index, "episode": i, **lag, "push_mps": cond.push_mps}
+            rows.append({**head, "backlash_deg": cond.backlash_deg, **physics, **ep})
     return rows, latencies, first
 
 
@@ -183,7 +207,7 @@ def summarize_conditions(
     out = []
     for index, cond in enumerate(conditions):
         group = [r for r in rows if r["condition"] == index]
-        head = {k: group[0][k] for k in ("lag_ms", "lag_substeps", "push_mps")}
+        head = {k: group[0][k] for k in ("lag_ms", "lag_substeps", "push_mps", "backlash_deg")}
         out.append({**head, "pinned": cond.pinned, **cond.pinned, **summarize(group, settle_s)})
     return out
 
@@ -210,13 +234,18 @@ def evaluate_policy(
     sweep: Sweep | None = None,
     verbose: bool = True,
     command_ranges: dict[str, list[float]] | None = None,
+    backlash_deg: float = 0.0,
+    gyro_bias: float = 0.0,
+    imu_tilt_deg: float = 0.0,
 ) -> dict[str, Any]:
     """Run ``episodes`` per condition; write report.json and report.png; return the report.
 
     ``randomization`` (a ``RandomizationConfig`` as a dict) replaces the policy's own training
     envelope as the one ``shift`` scales: to compare policies trained with different envelopes
     (one with none at all) under the same shifted dynamics. ``pinned`` fixes parameters
-    (``{"friction": 0.3}``) in every episode; ``command_ranges`` replaces the policy's own for
+    (``{"friction": 0.3}``) in every episode; ``backlash_deg`` gives every joint that much gear
+    play (training's ``randomization.backlash_rad``; 0: none); ``gyro_bias`` (rad/s, every axis)
+    and ``imu_tilt_deg`` (roll and pitch) give the IMU those errors; ``command_ranges`` replaces the policy's own for
     drawn commands. Episode i gets the same draws in every condition
     (see :mod:`mjx_walker.evaluation.draws`); the measures are :mod:`mjx_walker.evaluation.metrics`'.
     """
@@ -231,6 +260,9 @@ def evaluate_policy(
         push_time_s=push_time_s,
         seed=seed,
         lag_ms=lag_ms,
+        backlash_deg=backlash_deg,
+        gyro_bias=gyro_bias,
+        imu_tilt_deg=imu_tilt_deg,
     )
     if command is not None and len(command) != 3:
         raise EvaluationError(f"command needs three numbers vx,vy,yaw; got {list(command)}")
@@ -249,7 +281,7 @@ def evaluate_policy(
     about = centre_values(rnd, centre, float(robot.mj_model.geom_friction[robot.floor_geom, 0]))
     envelope = scaled_envelope(rnd, shift, about)
     pinned = check_pinned(pinned or {})
-    conditions = plan_conditions(meta, lag_ms, sweep, pinned, push_mps)
+    conditions = plan_conditions(meta, lag_ms, sweep, pinned, push_mps, backlash_deg)
     _check_masses(robot, envelope, conditions)
     if any(c.push_mps > 0 for c in conditions) and push_time_s >= duration:
         raise EvaluationError(f"a push at {push_time_s:g} s never happens in a {duration:g} s episode")
@@ -259,7 +291,17 @@ def evaluate_policy(
     out.mkdir(parents=True, exist_ok=True)
 
     settings = EpisodeSettings(
-        episodes, duration, seed, init_noise, settle_s, push_time_s, command, video is not None, command_ranges
+        episodes,
+        duration,
+        seed,
+        init_noise,
+        settle_s,
+        push_time_s,
+        command,
+        video is not None,
+        command_ranges,
+        gyro_bias,
+        imu_tilt_deg,
     )
     rows, latencies, first = run_conditions(policy, robot, conditions, envelope, noise, settings)
     notes = lag_notes(conditions, meta.sim_dt)
@@ -281,6 +323,8 @@ def evaluate_policy(
         "init_noise": init_noise,
         "noise": noise,
         "push": {"mps": push_mps, "time_s": push_time_s},
+        "backlash_deg": backlash_deg,
+        "imu": {"gyro_bias": gyro_bias, "tilt_deg": imu_tilt_deg},
         "envelope": {k: [pinned[k]] * 2 if k in pinned else envelope[k] for k in ENVELOPE_KEYS},
         "sweep": None if sweep is None else {"name": sweep.name, "values": list(sweep.values)},
         "measures": MEASURES,

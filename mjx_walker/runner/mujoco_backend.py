@@ -4,11 +4,12 @@ Physics runs lazily: every ``read_state``/``write_targets``/``damp`` first integ
 ``sim_dt`` substeps until the simulation time catches up with the backend's clock. Each substep
 pushes the commanded (target, kp, kd) into a NumPy lag buffer, applies the command ``lag``
 substeps old through :func:`mjx_walker.pd.pd_torque` (gains times kp_scale / kd_scale: an
-actuator mismatch), writes the torque to ``data.ctrl`` and calls ``mj_step`` — the same
+actuator mismatch; ``backlash_rad``: gear play), writes the torque to ``data.ctrl`` and calls ``mj_step`` — the same
 sequence as :meth:`mjx_walker.env.WalkEnv.physics`.
 
 Sensors are read exactly as :func:`mjx_walker.observation.measure` reads MJX data after a step
-(IMU from ``site_xmat`` and ``cvel``), plus optional uniform noise like training's.
+(IMU from ``site_xmat`` and ``cvel``), with the IMU's bias and mounting tilt
+(:func:`mjx_walker.sensing.imu_error`) and optional uniform noise like training's.
 
 The optional hooks of a robot are simulated too: ``heartbeat`` feeds the drives' command timeout
 (``drive_timeout_s``: without a heartbeat for that long the simulated drives go to kp = 0 on their
@@ -46,6 +47,9 @@ class SimShift:
     kp_scale: float = 1.0  # actuator stiffness mismatch
     kd_scale: float = 1.0  # actuator damping mismatch
     lag_substeps: int = 0  # command delay in physics substeps (sim_dt each)
+    backlash_rad: float = 0.0  # every joint's gear play, the PD dead band's half-width (mjx_walker.pd)
+    gyro_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)  # rad/s added to the gyro (mjx_walker.sensing)
+    imu_tilt_rad: tuple[float, float] = (0.0, 0.0)  # roll, pitch of the IMU's mounting error
     noise: dict[str, float] = field(default_factory=dict)  # {gyro, gravity, joint_pos, joint_vel, level}
     seed: int = 0
 
@@ -128,12 +132,9 @@ class MuJoCoBackend(RobotBackend):
         """The sensors now (noisy if configured)."""
         d, r = self.data, self.robot
         gyro, gravity = sensing.imu_reading(d.site_xmat[r.imu_site].reshape(3, 3), d.cvel[self._imu_body, :3])
-        readings = {
-            "gyro": gyro,
-            "gravity": gravity,
-            "joint_pos": d.qpos[r.qpos_adr].copy(),
-            "joint_vel": d.qvel[r.dof_adr].copy(),
-        }
+        true = sensing.Measurement(gyro, gravity, d.qpos[r.qpos_adr].copy(), d.qvel[r.dof_adr].copy())
+        meas = sensing.imu_error(true, np.asarray(self.shift.gyro_bias, float), np.asarray(self.shift.imu_tilt_rad))
+        readings = meas._asdict()
         level = float(self.shift.noise.get("level", 1.0))
         for key in _NOISE_KEYS:
             amp = level * float(self.shift.noise.get(key, 0.0))
@@ -199,6 +200,7 @@ class MuJoCoBackend(RobotBackend):
             lag.read(self._kp, delay) * kp_scale,
             lag.read(self._kd, delay) * self.shift.kd_scale,
             r.torque_limit,
+            self.shift.backlash_rad,
         )
         d.ctrl[:] = tau
         mujoco.mj_step(self.model, d)
