@@ -121,7 +121,7 @@ def param_templates(
     from mjx_walker.policy import init_policy_params, make_networks, network_sizes
 
     actor, critic, nu = network_sizes(meta or {}, env_cfg)
-    networks = make_networks(actor, critic, nu, ppo_cfg)
+    networks = make_networks(actor, critic, nu, ppo_cfg, env_cfg)
     fresh = init_policy_params(networks, actor, critic, jax.random.PRNGKey(0))
     value = networks.value_network.init(jax.random.PRNGKey(1))
     return networks, fresh["normalizer"], fresh["params"], value

@@ -7,10 +7,12 @@ what training writes at the end and what export and evaluation read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,22 +20,31 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from brax.training.acme import running_statistics
 from brax.training.agents.ppo import networks as ppo_networks
 from flax import serialization
 
 from mjx_walker.brax_env import ACTOR_KEY, CRITIC_KEY
 from mjx_walker.configs import EnvConfig, from_dict, to_dict
+from mjx_walker.mirror import Mirror, joint_mirror, obs_mirror
+from mjx_walker.obs_terms import ACTOR_TERMS
 from mjx_walker.ppo_config import PPOConfig
 
 POLICY_PARAMS = "policy.msgpack"
 POLICY_META = "policy.json"
 
 
-def make_networks(actor_size: int, critic_size: int, action_size: int, ppo: PPOConfig) -> Any:
-    """Brax PPO networks: the actor reads ACTOR_KEY, the critic reads CRITIC_KEY."""
+def make_networks(
+    actor_size: int, critic_size: int, action_size: int, ppo: PPOConfig, env_cfg: EnvConfig | None = None
+) -> Any:  # noqa: ANN401
+    """Brax PPO networks: the actor reads ACTOR_KEY, the critic reads CRITIC_KEY.
+
+    With ``ppo.symmetric_policy`` the actor is mirror-symmetric (:func:`symmetric_actor`), for the
+    robot of ``env_cfg`` (required then).
+    """
     preprocess = running_statistics.normalize if ppo.normalize_observations else (lambda x, _: x)
-    return ppo_networks.make_ppo_networks(
+    networks = ppo_networks.make_ppo_networks(
         observation_size={ACTOR_KEY: (actor_size,), CRITIC_KEY: (critic_size,)},
         action_size=action_size,
         preprocess_observations_fn=preprocess,
@@ -43,6 +54,38 @@ def make_networks(actor_size: int, critic_size: int, action_size: int, ppo: PPOC
         policy_obs_key=ACTOR_KEY,
         value_obs_key=CRITIC_KEY,
     )
+    if not ppo.symmetric_policy:
+        return networks
+    if env_cfg is None:
+        raise ValueError("a symmetric policy needs the env config: its robot's mirror")
+    obs_m, act_m = robot_mirrors(env_cfg)
+    return networks.replace(policy_network=symmetric_actor(networks.policy_network, obs_m, act_m))
+
+
+def robot_mirrors(env_cfg: EnvConfig) -> tuple[Mirror, Mirror]:
+    """(actor observation mirror, action mirror) of the env's robot (:mod:`mjx_walker.mirror`)."""
+    from mjx_walker.model import build_robot_model
+
+    joints = joint_mirror(build_robot_model(env_cfg.robot.name, env_cfg.sim))
+    return obs_mirror(ACTOR_TERMS, joints), joints
+
+
+def symmetric_actor(network: Any, obs_m: Mirror, act_m: Mirror) -> Any:  # noqa: ANN401
+    """Brax's actor ``f`` as ``(f(s) + M_a f(M_o s)) / 2``: mirror-equivariant for any parameters.
+
+    The actor's output is (mean, scale) per action; the mean mirrors with signs, the scale is
+    only permuted. Mirrors are signed permutation matrices (matmuls trace into ONNX as MatMul).
+    """
+    m_obs = jnp.asarray(obs_m.matrix())
+    m_act = jnp.asarray(np.block([[act_m.matrix(), 0 * act_m.matrix()], [0 * act_m.matrix(), np.abs(act_m.matrix())]]))
+
+    def apply(processor_params: Any, params: Any, obs: Any) -> jax.Array:  # noqa: ANN401
+        """The mirrored average of the actor's outputs (..., 2 nu) for ``obs`` and its mirror."""
+        mirrored = {**obs, ACTOR_KEY: obs[ACTOR_KEY] @ m_obs} if isinstance(obs, Mapping) else obs @ m_obs
+        out = network.apply(processor_params, params, obs)
+        return 0.5 * (out + network.apply(processor_params, params, mirrored) @ m_act)
+
+    return dataclasses.replace(network, apply=apply)
 
 
 @dataclass(frozen=True)
@@ -101,7 +144,7 @@ def load_policy(path: str | os.PathLike) -> Policy:
     env_cfg = from_dict(EnvConfig, meta["env"])
     ppo_cfg = from_dict(PPOConfig, meta["ppo"])
     actor, critic, nu = network_sizes(meta, env_cfg)
-    networks = make_networks(actor, critic, nu, ppo_cfg)
+    networks = make_networks(actor, critic, nu, ppo_cfg, env_cfg)
     template = init_policy_params(networks, actor, critic, jax.random.PRNGKey(0))
     restored = serialization.from_bytes(template, (path / POLICY_PARAMS).read_bytes())
     return Policy(env_cfg, ppo_cfg, restored["normalizer"], restored["params"], networks)

@@ -46,6 +46,10 @@ class PPOConfig:
     policy_hidden_layer_sizes: tuple[int, ...] = (256, 128, 64)
     value_hidden_layer_sizes: tuple[int, ...] = (256, 256, 128)
     activation: str = "swish"
+    # The actor as (f(s) + M f(M s)) / 2 with M the robot's left-right mirror (mjx_walker.mirror):
+    # exactly symmetric, whatever the network f learns. The parameters are f's, so a plain
+    # policy's checkpoint starts a symmetric one.
+    symmetric_policy: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -72,6 +76,7 @@ class PPOConfig:
         check_scalar(self, "max_grad_norm", 0.0, None, strict_lo=True)
         check_bool(self, "normalize_observations")
         check_bool(self, "deterministic_eval")
+        check_bool(self, "symmetric_policy")
         self._check_seed()
         for name in ("policy_hidden_layer_sizes", "value_hidden_layer_sizes"):
             sizes = getattr(self, name)

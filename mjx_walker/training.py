@@ -175,7 +175,7 @@ def eval_line(row: dict[str, Any], total: int) -> str:
     )
 
 
-def _network_factory(ppo_cfg: PPOConfig) -> Any:
+def _network_factory(ppo_cfg: PPOConfig, env_cfg: EnvConfig) -> Any:
     """Brax ``network_factory`` building our asymmetric actor-critic for these sizes."""
     from mjx_walker.brax_env import ACTOR_KEY, CRITIC_KEY
     from mjx_walker.policy import make_networks
@@ -183,7 +183,8 @@ def _network_factory(ppo_cfg: PPOConfig) -> Any:
     def factory(observation_size: Any, action_size: int, preprocess_observations_fn: Any = None) -> Any:
         """Brax's factory signature; normalization follows ppo_cfg.normalize_observations."""
         del preprocess_observations_fn
-        return make_networks(observation_size[ACTOR_KEY][0], observation_size[CRITIC_KEY][0], action_size, ppo_cfg)
+        sizes = (observation_size[ACTOR_KEY][0], observation_size[CRITIC_KEY][0], action_size)
+        return make_networks(*sizes, ppo_cfg, env_cfg)
 
     return factory
 
@@ -553,7 +554,7 @@ def _train_locked(
                 reward_scaling=ppo_cfg.reward_scaling,
                 normalize_observations=ppo_cfg.normalize_observations,
                 deterministic_eval=ppo_cfg.deterministic_eval,
-                network_factory=_network_factory(ppo_cfg),
+                network_factory=_network_factory(ppo_cfg, env_cfg),
                 seed=ppo_cfg.seed + done_epochs,
                 restore_params=restore,
                 progress_fn=progress_fn,
