@@ -93,4 +93,3 @@ def test_brax_and_jax_get_their_own_objects_back_after_the_block():
         raise RuntimeError("training failed")
     assert acting.Evaluator is own
     assert hasattr(jax, "device_put_replicated") == had
-

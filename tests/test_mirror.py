@@ -14,9 +14,13 @@ from mjx_walker.obs_terms import ACTOR_TERMS
 from mjx_walker.ppo_config import PPOConfig
 from mjx_walker.randomization import nominal_params
 
-STEPS = 6  # control steps of the mirrored-physics check
-# float32 MJX with foot contacts, a trajectory against its mirror: measured 4.4e-5
-MIRROR_TOL = 1e-3
+STEPS = 2  # control steps of the mirrored-physics check
+# The simulated robot is mirror-symmetric only up to its contacts: even MuJoCo C in float64 at 50
+# solver iterations puts mirrored actions 2.7e-3 rad off mirrored joints after 0.2 s (its contact
+# points are not chosen symmetrically), and the gap grows as the trajectories part. Over 2 control
+# steps the mirror error measured 1.6 % of the distance between the two runs; a map with one
+# wrong sign is off by about as much as that distance.
+MIRROR_REL_TOL = 0.05
 
 
 def test_partners_by_name():
@@ -69,10 +73,13 @@ def test_the_physics_mirrors_as_the_maps_say(batched, default_env):
     robot = env.robot
     joints = joint_mirror(robot)
     obs_m = obs_mirror(ACTOR_TERMS, joints)
-    state, _ = reset(jax.random.split(jax.random.PRNGKey(0), 2))
+    state, _ = reset(jnp.stack([jax.random.PRNGKey(0)] * 2))
     nominal = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), nominal_params(robot))
     qpos = jnp.tile(jnp.asarray(robot.default_qpos, jnp.float32), (2, 1))
-    data = state.data.replace(qpos=qpos, qvel=jnp.zeros_like(state.data.qvel))
+    # the solver's warm start, left by the reset at its perturbed pose, is not symmetric: cleared
+    data = state.data.replace(
+        qpos=qpos, qvel=jnp.zeros_like(state.data.qvel), qacc_warmstart=jnp.zeros_like(state.data.qacc_warmstart)
+    )
     state = state.replace(
         data=data,
         params=nominal,
@@ -94,8 +101,8 @@ def test_the_physics_mirrors_as_the_maps_say(batched, default_env):
         diff = np.abs(clean[1] - obs_m(clean[0]))
         worst = max(worst, float(diff[keep].max()))
         moved = max(moved, float(np.abs(clean[0] - clean[1])[keep].max()))
-    assert worst < MIRROR_TOL, worst
-    assert moved > 100 * MIRROR_TOL  # the two trajectories did differ: they are mirror images
+    assert moved > 1.0  # the two runs did part (rad/s): they are mirror images, not copies
+    assert worst < MIRROR_REL_TOL * moved, (worst, moved)
 
 
 def test_the_symmetric_actor_is_mirror_equivariant_for_any_parameters():
@@ -119,3 +126,21 @@ def test_the_symmetric_actor_is_mirror_equivariant_for_any_parameters():
     assert (
         np.abs(np.asarray(Policy(env, ppo, p["normalizer"], p["params"], plain).act(obs_m(s))) - act_m(a)).max() > 1e-3
     )
+
+
+def test_a_symmetric_policy_exports_to_onnx_and_stays_symmetric():
+    from mjx_walker.export import onnx_actions, to_onnx_model
+    from mjx_walker.policy import Policy, init_policy_params, make_networks, robot_mirrors
+
+    env = EnvConfig()
+    ppo = PPOConfig(symmetric_policy=True, policy_hidden_layer_sizes=(32, 32), value_hidden_layer_sizes=(32, 32))
+    obs_m, act_m = robot_mirrors(env)
+    actor, nu = obs_m.perm.size, act_m.perm.size
+    nets = make_networks(actor, 10, nu, ppo, env)
+    p = init_policy_params(nets, actor, 10, jax.random.PRNGKey(4))
+    policy = Policy(env, ppo, p["normalizer"], p["params"], nets)
+    model = to_onnx_model(policy, actor)
+    obs = np.random.default_rng(0).normal(size=(16, actor)).astype(np.float32)
+    onnx_a = onnx_actions(model, obs)
+    np.testing.assert_allclose(onnx_a, np.asarray(policy.act(jnp.asarray(obs))), atol=1e-5)
+    np.testing.assert_allclose(onnx_actions(model, obs_m(obs).astype(np.float32)), act_m(onnx_a), atol=1e-5)
