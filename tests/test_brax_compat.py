@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import jax
-import pytest
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from mjx_walker.brax_compat import device_put_replicated
 
