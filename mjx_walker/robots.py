@@ -34,6 +34,42 @@ class RobotSpec:
     # PD gains per actuator name; None reads kp (and kd) from the MJCF position actuators.
     kp: dict[str, float] | None = None
     kd: dict[str, float] | None = None
+    # Joint name -> motor slot of the robot's own low-level protocol (e.g. Unitree's motor_cmd[i]).
+    motor_index: dict[str, int] | None = None
+
+
+# Unitree G1 (29 DoF), the motor order of its unitree_hg LowCmd_/LowState_ messages.
+_G1_MOTORS = (
+    "left_hip_pitch_joint",
+    "left_hip_roll_joint",
+    "left_hip_yaw_joint",
+    "left_knee_joint",
+    "left_ankle_pitch_joint",
+    "left_ankle_roll_joint",
+    "right_hip_pitch_joint",
+    "right_hip_roll_joint",
+    "right_hip_yaw_joint",
+    "right_knee_joint",
+    "right_ankle_pitch_joint",
+    "right_ankle_roll_joint",
+    "waist_yaw_joint",
+    "waist_roll_joint",
+    "waist_pitch_joint",
+    "left_shoulder_pitch_joint",
+    "left_shoulder_roll_joint",
+    "left_shoulder_yaw_joint",
+    "left_elbow_joint",
+    "left_wrist_roll_joint",
+    "left_wrist_pitch_joint",
+    "left_wrist_yaw_joint",
+    "right_shoulder_pitch_joint",
+    "right_shoulder_roll_joint",
+    "right_shoulder_yaw_joint",
+    "right_elbow_joint",
+    "right_wrist_roll_joint",
+    "right_wrist_pitch_joint",
+    "right_wrist_yaw_joint",
+)
 
 
 ROBOTS: dict[str, RobotSpec] = {
@@ -74,6 +110,7 @@ ROBOTS: dict[str, RobotSpec] = {
             foot_sites=("left_foot", "right_foot"),
             foot_geoms=(("left_foot",), ("right_foot",)),
             pose_weights=(("hip_pitch", 0.01), ("knee", 0.01)),
+            motor_index={name: i for i, name in enumerate(_G1_MOTORS)},
         ),
         RobotSpec(
             name="h1",

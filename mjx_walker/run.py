@@ -53,9 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--realtime", action="store_true", help="run at the control period on the wall clock")
     parser.add_argument("--spec", default=None, metavar="TOML", help="policy spec of a policy trained elsewhere")
+    robot = parser.add_argument_group("hardware backends (unitree_g1: pip install -e '.[unitree]')")
+    robot.add_argument("--domain", type=int, default=None, help="DDS domain id of the robot's network (required)")
+    robot.add_argument("--interface", default=None, help="network interface the robot is on, e.g. eth0 (required)")
+    robot.add_argument("--real", action="store_true", help="allow domain 0: a real robot")
+    robot.add_argument("--start", action="store_true", help="start the policy without waiting for the start button")
     args = parser.parse_args(argv)
+    if args.backend != "mujoco" and (args.domain is None or args.interface is None):
+        parser.error(f"--backend {args.backend} needs --domain and --interface (the robot's DDS network)")
     try:
         policy = resolve_policy(args.policy)
+        if args.backend != "mujoco":
+            return _deploy(policy, args)
         result = run_policy(policy, args.backend, args.command, args.duration, args.realtime, spec=args.spec)
     except (
         PolicyFileError,
@@ -74,6 +83,39 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: interrupted{by}; the motors were left damped", file=sys.stderr)
         return exit_code(err)
     print(json.dumps(result.stats.summary(), indent=2))
+    return 0
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float] | None:
+    """p50 and p99 of ``seconds``, in ms (None if empty)."""
+    import numpy as np
+
+    if not seconds:
+        return None
+    return {"p50": float(np.percentile(seconds, 50) * 1e3), "p99": float(np.percentile(seconds, 99) * 1e3)}
+
+
+def _deploy(policy_path: str, args: argparse.Namespace) -> int:
+    """The deploy sequence on a hardware backend; the transitions and the loop's stats as JSON."""
+    import numpy as np
+
+    from mjx_walker.runner.deploy import deploy
+    from mjx_walker.runner.inference import OnnxPolicy
+    from mjx_walker.runner.session import make_hardware_backend
+
+    policy = OnnxPolicy(policy_path, spec=args.spec)
+    backend = make_hardware_backend(args.backend, policy.meta, args.domain, args.interface, args.real)
+    try:
+        result = deploy(backend, policy, policy.meta, np.asarray(args.command), args.duration, start_now=args.start)
+    finally:
+        backend.close()
+    out = {
+        "transitions": [{"t": t, "phase": p.value, "why": why} for t, p, why in result.transitions],
+        "stats": result.stats.summary() if result.stats is not None else None,
+        "commands_sent": getattr(backend, "sent", None),
+        "state_to_command_ms": _percentiles(getattr(backend, "latency_s", [])),
+    }
+    print(json.dumps(out, indent=2))
     return 0
 
 

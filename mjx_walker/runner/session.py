@@ -21,7 +21,7 @@ from mjx_walker.runner.safety import SafetyConfig
 if TYPE_CHECKING:  # the simulated backend needs mujoco; a hardware run does not import it
     from mjx_walker.runner.mujoco_backend import SimShift
 
-BACKENDS = ("mujoco",)
+BACKENDS = ("mujoco", "unitree_g1")
 
 
 class BackendUnavailableError(RuntimeError):
@@ -58,7 +58,22 @@ def make_backend(
                 f"backend 'mujoco' (the simulated robot) needs the mujoco package and the robot assets, "
                 f"which this install lacks ({why}): {SIM_EXTRA}, or run a hardware backend"
             ) from err
+    if name in BACKENDS:
+        raise ValueError(f"backend {name!r} is hardware: it needs its network (make_hardware_backend)")
     raise ValueError(f"unknown backend {name!r}; available: {list(BACKENDS)} (or pass a RobotBackend instance)")
+
+
+def make_hardware_backend(name: str, meta: PolicyMeta, domain_id: int, interface: str, real: bool) -> RobotBackend:
+    """A robot on its own network: ``unitree_g1`` (DDS ``domain_id`` on ``interface``; domain 0 only if ``real``)."""
+    if name != "unitree_g1":
+        raise ValueError(f"unknown hardware backend {name!r}; available: ['unitree_g1']")
+    try:
+        from mjx_walker.runner.unitree.g1_backend import UnitreeG1Backend
+    except ImportError as err:
+        raise BackendUnavailableError(
+            f"backend 'unitree_g1' needs cyclonedds, which this install lacks ({err}): pip install -e '.[unitree]'"
+        ) from err
+    return UnitreeG1Backend(meta.joint_names, domain_id, interface, real=real, robot=meta.robot)
 
 
 @dataclass
