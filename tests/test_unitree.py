@@ -158,3 +158,23 @@ def test_a_hardware_backend_needs_its_network():
         capture_output=True, text=True, env={**os.environ},
     )  # fmt: skip
     assert run.returncode == 2 and "needs --domain and --interface" in run.stderr
+
+
+def test_the_g1_backend_needs_neither_the_training_stack_nor_mujoco():
+    """On the robot's computer: cyclonedds, NumPy and onnxruntime only."""
+    from test_runner_standalone import BLOCKED  # the same blocked list as the runner's own test
+
+    code = f"""
+import importlib.abc, json, sys
+BLOCKED = {BLOCKED!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(name + " is blocked")
+sys.meta_path.insert(0, Block())
+import mjx_walker.runner.deploy, mjx_walker.runner.unitree.g1_backend
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
