@@ -63,7 +63,7 @@ def test_the_env_shows_the_actor_the_biased_gyro_and_the_critic_the_true_one(bat
     from mjx_walker.env import WalkEnv
 
     reset, _ = batched
-    state, _ = reset(jax.random.split(jax.random.PRNGKey(0), 1))
+    state, _ = reset(jax.random.split(jax.random.PRNGKey(0), 16))  # the session's compiled batch (test_env)
     state = jax.tree_util.tree_map(lambda x: x[0], state)
     env = WalkEnv(dataclasses.replace(default_env.cfg, noise=NoiseConfig(level=0.0)))
     bias = jnp.array([0.05, -0.04, 0.03], jnp.float32)

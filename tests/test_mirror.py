@@ -73,9 +73,10 @@ def test_the_physics_mirrors_as_the_maps_say(batched, default_env):
     robot = env.robot
     joints = joint_mirror(robot)
     obs_m = obs_mirror(ACTOR_TERMS, joints)
-    state, _ = reset(jnp.stack([jax.random.PRNGKey(0)] * 2))
-    nominal = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), nominal_params(robot))
-    qpos = jnp.tile(jnp.asarray(robot.default_qpos, jnp.float32), (2, 1))
+    n = 16  # the session's compiled batch (tests/test_env.py): env 0 gets a, env 1 M a, the rest idle
+    state, _ = reset(jnp.stack([jax.random.PRNGKey(0)] * n))
+    nominal = jax.tree_util.tree_map(lambda x: jnp.stack([x] * n), nominal_params(robot))
+    qpos = jnp.tile(jnp.asarray(robot.default_qpos, jnp.float32), (n, 1))
     # the solver's warm start, left by the reset at its perturbed pose, is not symmetric: cleared
     data = state.data.replace(
         qpos=qpos, qvel=jnp.zeros_like(state.data.qvel), qacc_warmstart=jnp.zeros_like(state.data.qacc_warmstart)
@@ -83,7 +84,7 @@ def test_the_physics_mirrors_as_the_maps_say(batched, default_env):
     state = state.replace(
         data=data,
         params=nominal,
-        command=jnp.tile(jnp.array([0.3, 0.0, 0.0], jnp.float32), (2, 1)),
+        command=jnp.tile(jnp.array([0.3, 0.0, 0.0], jnp.float32), (n, 1)),
         last_action=jnp.zeros_like(state.last_action),
         steps_to_push=jnp.full_like(state.steps_to_push, 1000),
         steps_to_resample=jnp.full_like(state.steps_to_resample, 1000),
@@ -96,7 +97,7 @@ def test_the_physics_mirrors_as_the_maps_say(batched, default_env):
     worst, moved = 0.0, 0.0
     for _ in range(STEPS):
         a = rng.uniform(-0.5, 0.5, robot.nu).astype(np.float32)
-        state, out = step(state, jnp.stack([jnp.asarray(a), jnp.asarray(joints(a))]))
+        state, out = step(state, jnp.stack([jnp.asarray(a), jnp.asarray(joints(a))] + [jnp.zeros_like(a)] * (n - 2)))
         clean = np.asarray(out.obs.critic[:, :actor_dim])  # the noise-free actor observation
         diff = np.abs(clean[1] - obs_m(clean[0]))
         worst = max(worst, float(diff[keep].max()))
