@@ -21,27 +21,9 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-PACKAGES = (
-    "mjx_walker",
-    "jax",
-    "jaxlib",
-    "mujoco",
-    "mujoco-mjx",
-    "brax",
-    "flax",
-    "optax",
-    "orbax-checkpoint",
-    "onnx",
-    "jax2onnx",
-    "onnxruntime",
-    "onnxruntime-gpu",
-    "numpy",
-)
-
-
 def versions() -> dict[str, str]:
-    """Python and the installed version of each package in PACKAGES (absent ones left out)."""
-    from mjx_walker.run_dir import package_versions
+    """Python and the installed version of each package of the project's list (absent ones left out)."""
+    from mjx_walker.run_dir import PACKAGES, package_versions
 
     return {k: v for k, v in package_versions(PACKAGES).items() if v != "not installed"}
 

@@ -31,7 +31,6 @@ SCHEMA_VERSION = 1
 SCHEMA_KEY = "mjx_walker.schema"
 INPUT_NAME = "obs"  # (batch, obs_dim) float32
 OUTPUT_NAME = "action"  # (batch, action_dim) float32 in [-1, 1]
-_PACKAGES = ("mjx_walker", "jax", "jaxlib", "mujoco", "mujoco-mjx", "brax", "flax", "jax2onnx", "onnx")
 
 
 @dataclass(frozen=True)
@@ -87,10 +86,8 @@ def config_digest(env_cfg: EnvConfig, ppo_cfg: PPOConfig) -> str:
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of the packages that shaped the export."""
-    versions = run_dir.package_versions(_PACKAGES)
-    del versions["python"]
-    return versions
+    """Installed versions of the packages that shaped the export (:data:`mjx_walker.run_dir.PACKAGES`)."""
+    return {k: v for k, v in run_dir.package_versions().items() if k != "python" and v != "not installed"}
 
 
 def build_meta(env_cfg: EnvConfig, ppo_cfg: PPOConfig, robot: RobotModel) -> PolicyMeta:

@@ -31,7 +31,8 @@ class RunDirLocked(RunDirError):
     """Another live process holds the run directory's lock."""
 
 
-_PACKAGES = (
+# The packages whose versions a run, an exported policy and an experiment record note: one list.
+PACKAGES = (
     "mjx_walker",
     "jax",
     "jaxlib",
@@ -41,10 +42,15 @@ _PACKAGES = (
     "flax",
     "optax",
     "orbax-checkpoint",
+    "onnx",
+    "jax2onnx",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "numpy",
 )
 
 
-def package_versions(names: tuple[str, ...] = _PACKAGES) -> dict[str, str]:
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     """Python's and the installed version of each package in ``names`` ("not installed" if absent)."""
     versions = {"python": platform.python_version()}
     for name in names:
