@@ -113,6 +113,8 @@ def print_report(label: str, report: dict[str, Any]) -> None:
         f"({about}); pinned: {pinned}; sensor noise level {report['noise']['level']:g}; start perturbation "
         f"x{report['init_noise']:g}; seed {report['seed']}"
     )
+    for key, (value, trained) in (report.get("outside_trained_box") or {}).items():
+        print(f"  OUTSIDE THE TRAINED BOX: {key} = {value:g}, trained on [{trained[0]:g}, {trained[1]:g}]")
     name = axis_name(report)
     print(f"  tracking over the steady window (after {report['settle_s']:g} s), survivors only:")
     print(f"  {name:>10}  no-fall  rate [95% CI]       speed: err-of-mean  rms   yaw: err-of-mean  rms")
@@ -216,6 +218,11 @@ def build_parser() -> ArgumentParser:
     )
     cond.add_argument("--push-mps", type=float, metavar="V", default=0.0, help="one horizontal push of this size (m/s)")
     cond.add_argument(
+        "--outside-box",
+        action="store_true",
+        help="run a --command outside the policy's trained box (generalisation; the report marks it)",
+    )
+    cond.add_argument(
         "--backlash-deg",
         type=float,
         metavar="DEG",
@@ -279,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             sweep=args.sweep,
             verbose=False,
             backlash_deg=args.backlash_deg,
+            outside_box=args.outside_box,
             gyro_bias=args.gyro_bias,
             imu_tilt_deg=args.imu_tilt_deg,
         )

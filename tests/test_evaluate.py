@@ -378,3 +378,32 @@ def test_bundled_ffmpeg_when_none_on_path(monkeypatch):
 def test_library_api_kept():
     for name in ("evaluate_policy", "run_episode", "scaled_envelope", "summarize", "sample_command", "render_video"):
         assert hasattr(evaluate_module, name)
+
+
+def test_a_command_outside_the_trained_box_runs_only_when_asked(tmp_path):
+    with pytest.raises(EvaluationError, match=r"lin_vel_x = -0.5.*--outside-box"):
+        evaluate_policy(SHIPPED, tmp_path / "refused", episodes=1, duration=0.2, command=[-0.5, 0.0, 0.0])
+    report = evaluate_policy(
+        SHIPPED, tmp_path / "ran", episodes=1, duration=0.2, lag_ms=[0.0], command=[-0.5, 0.0, 0.0], outside_box=True
+    )
+    assert report["outside_trained_box"] == {"lin_vel_x": [-0.5, [0.0, 0.6]]}
+    inside = evaluate_policy(SHIPPED, tmp_path / "inside", episodes=1, duration=0.2, lag_ms=[0.0], command=[0.3, 0, 0])
+    assert inside["outside_trained_box"] is None
+
+
+def test_backlash_conditions_reach_the_simulated_robot(tmp_path, monkeypatch):
+    sweep = parse_sweep("backlash_deg=0:1:0.5")
+    assert sweep.values == (0.0, 0.5, 1.0)
+    with pytest.raises(EvaluationError, match="backlash_deg"):
+        parse_sweep("backlash_deg=0,20")
+    seen = []
+    real = episode_module.run_episode
+
+    def spy(policy, shift, *args, **kwargs):
+        seen.append(shift.backlash_rad)
+        return real(policy, shift, *args, **kwargs)
+
+    monkeypatch.setattr("mjx_walker.evaluation.report.run_episode", spy)
+    report = evaluate_policy(SHIPPED, tmp_path, episodes=1, duration=0.2, lag_ms=[0.0], sweep=sweep)
+    np.testing.assert_allclose(seen, np.radians([0.0, 0.5, 1.0]))
+    assert [c["backlash_deg"] for c in report["conditions"]] == [0.0, 0.5, 1.0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -34,7 +35,7 @@ from mjx_walker.onnx_meta import PolicyFileError, PolicyMeta, meta_from_props
 from mjx_walker.policy_paths import resolve_policy
 from mjx_walker.runner.inference import OnnxPolicy
 from mjx_walker.runner.mujoco_backend import SimShift
-from mjx_walker.runner.safety import SafetyError, check_command
+from mjx_walker.runner.safety import COMMAND_KEYS, COMMAND_TOL, SafetyError, check_command
 from mjx_walker.runner.session import sim_config
 
 
@@ -237,6 +238,7 @@ def evaluate_policy(
     backlash_deg: float = 0.0,
     gyro_bias: float = 0.0,
     imu_tilt_deg: float = 0.0,
+    outside_box: bool = False,
 ) -> dict[str, Any]:
     """Run ``episodes`` per condition; write report.json and report.png; return the report.
 
@@ -245,7 +247,9 @@ def evaluate_policy(
     (one with none at all) under the same shifted dynamics. ``pinned`` fixes parameters
     (``{"friction": 0.3}``) in every episode; ``backlash_deg`` gives every joint that much gear
     play (training's ``randomization.backlash_rad``; 0: none); ``gyro_bias`` (rad/s, every axis)
-    and ``imu_tilt_deg`` (roll and pitch) give the IMU those errors; ``command_ranges`` replaces the policy's own for
+    and ``imu_tilt_deg`` (roll and pitch) give the IMU those errors; ``outside_box`` runs a
+    ``command`` outside the policy's trained box (refused otherwise), marked in the report;
+    ``command_ranges`` replaces the policy's own for
     drawn commands. Episode i gets the same draws in every condition
     (see :mod:`mjx_walker.evaluation.draws`); the measures are :mod:`mjx_walker.evaluation.metrics`'.
     """
@@ -271,11 +275,15 @@ def evaluate_policy(
     else:
         policy = OnnxPolicy(resolve_policy(policy_path), verbose=verbose)
     meta = policy.meta
-    if command is not None:
+    outside = outside_box_components(command, meta.command_ranges) if command is not None else {}
+    if outside and not outside_box:
         try:
             check_command(command, meta.command_ranges)
         except SafetyError as err:
-            raise EvaluationError(str(err)) from None
+            raise EvaluationError(f"{err} (--outside-box runs it anyway, marked in the report)") from None
+    if outside:
+        policy = _with_command_ranges(policy, {k: _widened(meta.command_ranges[k], v[0]) for k, v in outside.items()})
+        meta = policy.meta
     robot = build_robot_model(meta.robot, sim_config(meta))
     rnd = meta.randomization if randomization is None else randomization
     about = centre_values(rnd, centre, float(robot.mj_model.geom_friction[robot.floor_geom, 0]))
@@ -324,6 +332,7 @@ def evaluate_policy(
         "noise": noise,
         "push": {"mps": push_mps, "time_s": push_time_s},
         "backlash_deg": backlash_deg,
+        "outside_trained_box": outside or None,  # {component: [commanded, trained range]}
         "imu": {"gyro_bias": gyro_bias, "tilt_deg": imu_tilt_deg},
         "envelope": {k: [pinned[k]] * 2 if k in pinned else envelope[k] for k in ENVELOPE_KEYS},
         "sweep": None if sweep is None else {"name": sweep.name, "values": list(sweep.values)},
@@ -370,6 +379,28 @@ def load_policies(
         )
     given = dict(zip(map(str, foreign), specs, strict=False))
     return [OnnxPolicy(p, verbose=verbose, spec=given.get(str(p))) for p in paths]
+
+
+def outside_box_components(command: list[float], ranges: dict[str, list[float]]) -> dict[str, list[Any]]:
+    """{component: [commanded value, trained range]} for each command component outside its range."""
+    out = {}
+    for (key, _), value in zip(COMMAND_KEYS, command, strict=True):
+        lo, hi = (float(v) for v in ranges[key])
+        if not lo - COMMAND_TOL <= float(value) <= hi + COMMAND_TOL:
+            out[key] = [float(value), [lo, hi]]
+    return out
+
+
+def _widened(trained: list[float], value: float) -> list[float]:
+    """A range stretched to include ``value``."""
+    return [min(float(trained[0]), value), max(float(trained[1]), value)]
+
+
+def _with_command_ranges(policy: OnnxPolicy, ranges: dict[str, list[float]]) -> OnnxPolicy:
+    """A copy of ``policy`` whose metadata admits ``ranges`` (the runner's command check reads them)."""
+    wide = copy.copy(policy)
+    wide.meta = dataclasses.replace(policy.meta, command_ranges={**policy.meta.command_ranges, **ranges})
+    return wide
 
 
 def common_command_ranges(metas: list[PolicyMeta]) -> dict[str, list[float]]:
