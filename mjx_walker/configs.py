@@ -421,9 +421,21 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
+# Fields added after configs were first saved: a saved config without one was trained without what
+# it models, so it reads back as "off", not as today's default (a resumed run, a reloaded policy or
+# a re-exported checkpoint keeps the physics and the network it was trained with).
+ABSENT_MEANS: dict[str, dict[str, Any]] = {
+    "RandomizationConfig": {"backlash_rad": (0.0, 0.0), "gyro_bias": (0.0, 0.0), "imu_tilt_rad": (0.0, 0.0)},
+    "PPOConfig": {"symmetric_policy": False},
+}
+
+
 def from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a (nested) config dataclass from :func:`to_dict` output, validating every field."""
-    kwargs: dict[str, Any] = {}
+    """Rebuild a (nested) config dataclass from :func:`to_dict` output, validating every field.
+
+    A field missing from ``data`` takes its default, or for a field added later, :data:`ABSENT_MEANS`.
+    """
+    kwargs: dict[str, Any] = {k: v for k, v in ABSENT_MEANS.get(cls.__name__, {}).items() if k not in data}
     names = {f.name: f for f in dataclasses.fields(cls)}
     for key, value in data.items():
         if key not in names:

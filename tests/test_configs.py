@@ -166,3 +166,20 @@ def test_a_host_side_step_count_may_pass_int32():
 
     env, ppo = get_preset("berkeley_humanoid", "gpu")
     assert apply_overrides(env, ppo, ["ppo.num_timesteps=5000000000"])[1].num_timesteps == 5_000_000_000
+
+
+def test_a_config_saved_before_a_field_existed_reads_back_without_it():
+    """Runs and policies saved before backlash, IMU errors and the symmetric actor keep training as they did."""
+    from mjx_walker.configs import EnvConfig, from_dict, to_dict
+    from mjx_walker.ppo_config import PPOConfig
+
+    env = to_dict(EnvConfig())
+    for name in ("backlash_rad", "gyro_bias", "imu_tilt_rad"):
+        del env["randomization"][name]
+    old = from_dict(EnvConfig, env).randomization
+    assert old.backlash_rad == old.gyro_bias == old.imu_tilt_rad == (0.0, 0.0)
+    assert from_dict(EnvConfig, to_dict(EnvConfig())) == EnvConfig()  # today's files read back unchanged
+    ppo = to_dict(PPOConfig(symmetric_policy=True))
+    assert from_dict(PPOConfig, ppo).symmetric_policy
+    del ppo["symmetric_policy"]
+    assert not from_dict(PPOConfig, ppo).symmetric_policy
