@@ -26,7 +26,7 @@ def _first_weight(policy_params):
     return np.asarray(jax.tree.leaves(policy_params)[0]).ravel()[0]
 
 
-def test_fewest_falls_then_smallest_error_then_latest(tmp_path, monkeypatch):
+def test_fewest_falls_then_within_the_error_limits_then_latest(tmp_path, monkeypatch):
     stage = tmp_path / "finish"
     _checkpoints(stage / "checkpoints", [100, 200, 300, 400])
     verdicts = {100: (0.0, 0.5), 200: (0.1, 0.2), 300: (0.0, 0.7), 400: (0.0, 0.5)}
@@ -37,8 +37,11 @@ def test_fewest_falls_then_smallest_error_then_latest(tmp_path, monkeypatch):
     monkeypatch.setattr(selection, "judge_checkpoint", judged)
     record = selection.select_policy(tmp_path, stage, count=3)  # 100 is not among the last three
     assert [c["env_steps"] for c in record["candidates"]] == [200, 300, 400]
-    assert record["chosen"] == 400 and record["last"] == 400  # no falls, error 0.5 < 0.7
+    assert record["chosen"] == 400 and record["last"] == 400  # no falls, and the latest
     verdicts[400] = (0.0, 0.8)
+    record = selection.select_policy(tmp_path, stage, count=3)
+    assert record["chosen"] == 400  # a larger error within the bar's limits does not matter
+    verdicts[400] = (0.0, 1.3)  # beyond them it does
     record = selection.select_policy(tmp_path, stage, count=3)
     assert record["chosen"] == 300
     assert json.loads((tmp_path / selection.SELECTION_FILE).read_text())["chosen"] == 300
