@@ -80,10 +80,13 @@ def save_checkpoint(
         "policy": _to_numpy(policy),
         "value": _to_numpy(value),
     }
-    from mjx_walker.policy import recorded_sizes
+    from mjx_walker.policy import mirror_record, recorded_sizes
 
     sizes = recorded_sizes(normalizer)
     meta = {"step": step, "epoch": epoch, "env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg), "sizes": sizes}
+    mirror = mirror_record(env_cfg, ppo_cfg)
+    if mirror is not None:
+        meta["mirror"] = mirror
     ckptr = _checkpointer()
     ckptr.save(
         path,
@@ -118,10 +121,10 @@ def param_templates(
 
     The sizes come from a checkpoint's ``meta`` when it records them, else from the robot model.
     """
-    from mjx_walker.policy import init_policy_params, make_networks, network_sizes
+    from mjx_walker.policy import init_policy_params, make_networks, network_sizes, policy_mirrors
 
     actor, critic, nu = network_sizes(meta or {}, env_cfg)
-    networks = make_networks(actor, critic, nu, ppo_cfg, env_cfg)
+    networks = make_networks(actor, critic, nu, ppo_cfg, policy_mirrors(meta or {}, env_cfg, ppo_cfg))
     fresh = init_policy_params(networks, actor, critic, jax.random.PRNGKey(0))
     value = networks.value_network.init(jax.random.PRNGKey(1))
     return networks, fresh["normalizer"], fresh["params"], value

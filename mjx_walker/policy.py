@@ -8,6 +8,7 @@ what training writes at the end and what export and evaluation read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import secrets
@@ -36,12 +37,16 @@ POLICY_META = "policy.json"
 
 
 def make_networks(
-    actor_size: int, critic_size: int, action_size: int, ppo: PPOConfig, env_cfg: EnvConfig | None = None
+    actor_size: int,
+    critic_size: int,
+    action_size: int,
+    ppo: PPOConfig,
+    mirrors: tuple[Mirror, Mirror] | None = None,
 ) -> Any:  # noqa: ANN401
     """Brax PPO networks: the actor reads ACTOR_KEY, the critic reads CRITIC_KEY.
 
-    With ``ppo.symmetric_policy`` the actor is mirror-symmetric (:func:`symmetric_actor`), for the
-    robot of ``env_cfg`` (required then).
+    With ``ppo.symmetric_policy`` the actor is mirror-symmetric (:func:`symmetric_actor`) under
+    ``mirrors`` (observation, action), required then (:func:`policy_mirrors`).
     """
     preprocess = running_statistics.normalize if ppo.normalize_observations else (lambda x, _: x)
     networks = ppo_networks.make_ppo_networks(
@@ -56,18 +61,47 @@ def make_networks(
     )
     if not ppo.symmetric_policy:
         return networks
-    if env_cfg is None:
-        raise ValueError("a symmetric policy needs the env config: its robot's mirror")
-    obs_m, act_m = robot_mirrors(env_cfg)
-    return networks.replace(policy_network=symmetric_actor(networks.policy_network, obs_m, act_m))
+    if mirrors is None:
+        raise ValueError("a symmetric policy needs its robot's mirrors (mjx_walker.policy.policy_mirrors)")
+    return networks.replace(policy_network=symmetric_actor(networks.policy_network, *mirrors))
 
 
 def robot_mirrors(env_cfg: EnvConfig) -> tuple[Mirror, Mirror]:
     """(actor observation mirror, action mirror) of the env's robot (:mod:`mjx_walker.mirror`)."""
+    joints = _joint_mirror(env_cfg.robot.name)
+    return obs_mirror(ACTOR_TERMS, joints), joints
+
+
+@functools.lru_cache(maxsize=8)
+def _joint_mirror(robot: str) -> Mirror:
+    """A robot's joint mirror (from its scene: names and axes), built once per process."""
     from mjx_walker.model import build_robot_model
 
-    joints = joint_mirror(build_robot_model(env_cfg.robot.name, env_cfg.sim))
-    return obs_mirror(ACTOR_TERMS, joints), joints
+    return joint_mirror(build_robot_model(robot))
+
+
+def mirror_record(env_cfg: EnvConfig, ppo: PPOConfig) -> dict[str, list[float]] | None:
+    """What a symmetric policy's files record of its mirrors (None for a plain policy)."""
+    if not ppo.symmetric_policy:
+        return None
+    obs_m, act_m = robot_mirrors(env_cfg)
+    return {
+        "obs_perm": obs_m.perm.tolist(),
+        "obs_sign": obs_m.sign.tolist(),
+        "act_perm": act_m.perm.tolist(),
+        "act_sign": act_m.sign.tolist(),
+    }
+
+
+def policy_mirrors(meta: dict[str, Any], env_cfg: EnvConfig, ppo: PPOConfig) -> tuple[Mirror, Mirror] | None:
+    """The mirrors a policy or checkpoint was trained with: recorded in ``meta``, else from the robot's scene."""
+    if not ppo.symmetric_policy:
+        return None
+    rec = meta.get("mirror")
+    if rec is None:
+        return robot_mirrors(env_cfg)
+    obs_m = Mirror(np.asarray(rec["obs_perm"], int), np.asarray(rec["obs_sign"], np.float32))
+    return obs_m, Mirror(np.asarray(rec["act_perm"], int), np.asarray(rec["act_sign"], np.float32))
 
 
 def symmetric_actor(network: Any, obs_m: Mirror, act_m: Mirror) -> Any:  # noqa: ANN401
@@ -118,6 +152,9 @@ def save_policy(path: str | os.PathLike, env_cfg: EnvConfig, ppo_cfg: PPOConfig,
         blob = serialization.to_bytes({"normalizer": normalizer, "params": params})
         (tmp / POLICY_PARAMS).write_bytes(blob)
         meta = {"env": to_dict(env_cfg), "ppo": to_dict(ppo_cfg), "sizes": recorded_sizes(normalizer)}
+        mirror = mirror_record(env_cfg, ppo_cfg)
+        if mirror is not None:
+            meta["mirror"] = mirror
         (tmp / POLICY_META).write_text(json.dumps(meta, indent=2))
         if path.exists():
             old = path.with_name(f".{path.name}.old")
@@ -144,7 +181,7 @@ def load_policy(path: str | os.PathLike) -> Policy:
     env_cfg = from_dict(EnvConfig, meta["env"])
     ppo_cfg = from_dict(PPOConfig, meta["ppo"])
     actor, critic, nu = network_sizes(meta, env_cfg)
-    networks = make_networks(actor, critic, nu, ppo_cfg, env_cfg)
+    networks = make_networks(actor, critic, nu, ppo_cfg, policy_mirrors(meta, env_cfg, ppo_cfg))
     template = init_policy_params(networks, actor, critic, jax.random.PRNGKey(0))
     restored = serialization.from_bytes(template, (path / POLICY_PARAMS).read_bytes())
     return Policy(env_cfg, ppo_cfg, restored["normalizer"], restored["params"], networks)

@@ -178,13 +178,13 @@ def eval_line(row: dict[str, Any], total: int) -> str:
 def _network_factory(ppo_cfg: PPOConfig, env_cfg: EnvConfig) -> Any:
     """Brax ``network_factory`` building our asymmetric actor-critic for these sizes."""
     from mjx_walker.brax_env import ACTOR_KEY, CRITIC_KEY
-    from mjx_walker.policy import make_networks
+    from mjx_walker.policy import make_networks, policy_mirrors
 
     def factory(observation_size: Any, action_size: int, preprocess_observations_fn: Any = None) -> Any:
         """Brax's factory signature; normalization follows ppo_cfg.normalize_observations."""
         del preprocess_observations_fn
         sizes = (observation_size[ACTOR_KEY][0], observation_size[CRITIC_KEY][0], action_size)
-        return make_networks(*sizes, ppo_cfg, env_cfg)
+        return make_networks(*sizes, ppo_cfg, policy_mirrors({}, env_cfg, ppo_cfg))
 
     return factory
 

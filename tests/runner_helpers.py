@@ -8,7 +8,7 @@ import jax
 
 from mjx_walker.configs import EnvConfig
 from mjx_walker.observation import actor_layout, critic_layout
-from mjx_walker.policy import Policy, init_policy_params, make_networks, save_policy
+from mjx_walker.policy import Policy, init_policy_params, make_networks, policy_mirrors, save_policy
 from mjx_walker.ppo_config import PPOConfig
 
 SMALL_PPO = PPOConfig(policy_hidden_layer_sizes=(32, 32), value_hidden_layer_sizes=(32, 32))
@@ -18,7 +18,7 @@ def small_policy(nu: int, env_cfg: EnvConfig | None = None, seed: int = 0) -> Po
     """An untrained (32, 32) policy for the default env config."""
     env_cfg = env_cfg or EnvConfig()
     a, c = actor_layout(nu).size, critic_layout(nu).size
-    networks = make_networks(a, c, nu, SMALL_PPO)
+    networks = make_networks(a, c, nu, SMALL_PPO, policy_mirrors({}, env_cfg, SMALL_PPO))
     p = init_policy_params(networks, a, c, jax.random.PRNGKey(seed))
     return Policy(env_cfg, SMALL_PPO, p["normalizer"], p["params"], networks)
 

@@ -113,7 +113,7 @@ def test_the_symmetric_actor_is_mirror_equivariant_for_any_parameters():
     ppo = PPOConfig(symmetric_policy=True, policy_hidden_layer_sizes=(32, 32))
     obs_m, act_m = robot_mirrors(env)
     actor, nu = obs_m.perm.size, act_m.perm.size
-    nets = make_networks(actor, 10, nu, ppo, env)
+    nets = make_networks(actor, 10, nu, ppo, (obs_m, act_m))
     for seed in range(3):
         p = init_policy_params(nets, actor, 10, jax.random.PRNGKey(seed))
         policy = Policy(env, ppo, p["normalizer"], p["params"], nets)
@@ -121,7 +121,7 @@ def test_the_symmetric_actor_is_mirror_equivariant_for_any_parameters():
         a, a_mirrored = np.asarray(policy.act(s)), np.asarray(policy.act(obs_m(s)))
         np.testing.assert_allclose(a_mirrored, act_m(a), atol=1e-6)
         assert np.abs(a).max() > 0.05  # not trivially zero
-    plain = make_networks(actor, 10, nu, ppo.replace(symmetric_policy=False), env)
+    plain = make_networks(actor, 10, nu, ppo.replace(symmetric_policy=False))
     p = init_policy_params(plain, actor, 10, jax.random.PRNGKey(0))
     a = np.asarray(Policy(env, ppo, p["normalizer"], p["params"], plain).act(s))
     assert (
@@ -137,7 +137,7 @@ def test_a_symmetric_policy_exports_to_onnx_and_stays_symmetric():
     ppo = PPOConfig(symmetric_policy=True, policy_hidden_layer_sizes=(32, 32), value_hidden_layer_sizes=(32, 32))
     obs_m, act_m = robot_mirrors(env)
     actor, nu = obs_m.perm.size, act_m.perm.size
-    nets = make_networks(actor, 10, nu, ppo, env)
+    nets = make_networks(actor, 10, nu, ppo, (obs_m, act_m))
     p = init_policy_params(nets, actor, 10, jax.random.PRNGKey(4))
     policy = Policy(env, ppo, p["normalizer"], p["params"], nets)
     model = to_onnx_model(policy, actor)
