@@ -21,6 +21,7 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+
 def versions() -> dict[str, str]:
     """Python and the installed version of each package of the project's list (absent ones left out)."""
     from mjx_walker.run_dir import PACKAGES, package_versions
