@@ -111,7 +111,8 @@ def symmetric_actor(network: Any, obs_m: Mirror, act_m: Mirror) -> Any:  # noqa:
     only permuted. Mirrors are signed permutation matrices (matmuls trace into ONNX as MatMul).
     """
     m_obs = jnp.asarray(obs_m.matrix())
-    m_act = jnp.asarray(np.block([[act_m.matrix(), 0 * act_m.matrix()], [0 * act_m.matrix(), np.abs(act_m.matrix())]]))
+    mean, zero = act_m.matrix(), np.zeros_like(act_m.matrix())
+    m_act = jnp.asarray(np.block([[mean, zero], [zero, np.abs(mean)]]))  # (mean, scale) -> mirrored (mean, scale)
 
     def apply(processor_params: Any, params: Any, obs: Any) -> jax.Array:  # noqa: ANN401
         """The mirrored average of the actor's outputs (..., 2 nu) for ``obs`` and its mirror."""
