@@ -155,10 +155,17 @@ def deploy(
         seq.enter(Phase.POLICY, f"for {duration:g} s")
         steer = _steering(backend, meta, command)
         live = LiveCommandPolicy(policy, meta.obs_layout, steer) if steer is not None else policy
-        stop = lambda tick: seq.pressed(cfg.stop_button)  # noqa: E731
+        stopped: list[bool] = []
+
+        def stop(tick: Tick) -> bool:
+            """The loop's observer: end the run (and remember why) when the stop button is held."""
+            if seq.pressed(cfg.stop_button):
+                stopped.append(True)
+            return bool(stopped)
+
         seq.result.stats = run_loop(backend, live, meta, command, duration, safety, stop)
-        stats = seq.result.stats
-        seq.enter(Phase.DAMPING, stats.trip_reason or ("stop button" if stats.final_mode != "damping" else "run ended"))
+        why = seq.result.stats.trip_reason or (f"{cfg.stop_button} pressed" if stopped else f"{duration:g} s done")
+        seq.enter(Phase.DAMPING, why)
     except BaseException as err:
         seq.enter(Phase.DAMPING, f"{type(err).__name__}: {err}")
         raise
