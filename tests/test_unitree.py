@@ -129,6 +129,7 @@ def test_deploy_on_a_simulated_g1_over_dds(hold_policy):
         report = json.loads(out[out.index("{\n") :])
         phases = [t["phase"] for t in report["transitions"]]
         assert phases == ["wait_state", "zero_torque", "ramp", "wait_start", "policy", "damping"], out
+        assert report["transitions"][-1]["why"] == "3 s done", out  # ended by its duration, not a button
         assert report["stats"]["policy_ticks"] > 50 and report["stats"]["final_mode"] != "stopped", out
         latency = report["state_to_command_ms"]
         print(f"state -> command latency: p50 {latency['p50']:.2f} ms, p99 {latency['p99']:.2f} ms")
