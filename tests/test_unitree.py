@@ -90,7 +90,7 @@ def _runner(policy: Path, duration: float) -> subprocess.Popen:
     """The deploy command on the simulated G1's domain, started without the start button."""
     cmd = [sys.executable, "-m", "mjx_walker.run", str(policy), "--backend", "unitree_g1", "--domain", str(DOMAIN)]
     cmd += ["--interface", "lo", "--start", "--duration", str(duration)]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _publish_bad_commands() -> None:
@@ -124,9 +124,10 @@ def test_deploy_on_a_simulated_g1_over_dds(hold_policy):
     try:
         _publish_bad_commands()
         first = _runner(hold_policy, duration=3.0)  # the loop's own 1 s ramp included
-        out, _ = first.communicate(timeout=60)
+        stdout, stderr = first.communicate(timeout=60)
+        out = stdout + stderr  # what a failed assertion shows
         assert first.returncode == 0, out
-        report = json.loads(out[out.index("{\n") :])
+        report = json.loads(stdout[stdout.index("{\n") :])  # the report is the last thing on stdout
         phases = [t["phase"] for t in report["transitions"]]
         assert phases == ["wait_state", "zero_torque", "ramp", "wait_start", "policy", "damping"], out
         assert report["transitions"][-1]["why"] == "3 s done", out  # ended by its duration, not a button

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from cyclonedds.core import Listener
+from cyclonedds.core import DDSException, Listener
 from cyclonedds.domain import Domain, DomainParticipant
 from cyclonedds.pub import DataWriter
 from cyclonedds.sub import DataReader, InvalidSample
@@ -43,8 +43,15 @@ class Latest(Listener):
         self._accept = accept
 
     def on_data_available(self, reader: DataReader) -> None:
-        """Take every waiting sample; keep the newest accepted one."""
-        for sample in reader.take(N=64):
+        """Take every waiting sample; keep the newest accepted one.
+
+        A reader deleted under this callback at process exit raises "bad parameter": nothing is left to take then.
+        """
+        try:
+            samples = reader.take(N=64)
+        except DDSException:
+            return
+        for sample in samples:
             if isinstance(sample, InvalidSample):  # a writer went away: no data
                 continue
             if self._accept is not None and not self._accept(sample):

@@ -160,6 +160,7 @@ class UnitreeG1Backend(RobotBackend):
         """Stop resending (the robot's own command timeout then damps it) and leave the domain."""
         self._stop.set()
         self._resender.join(timeout=1.0)
+        self._reader.set_listener(None)  # no callback may run while the interpreter tears the reader down
 
     def __repr__(self) -> str:
         """What the runner prints about this backend."""
