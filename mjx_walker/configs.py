@@ -331,6 +331,9 @@ class RandomizationConfig:
     # about 1 deg (0.017 rad) of the frame it is assumed to have, in roll and in pitch.
     gyro_bias: Range = (-0.02, 0.02)  # rad/s, per axis
     imu_tilt_rad: Range = (-0.017, 0.017)  # rad, roll and pitch of the IMU's mounting
+    # Each joint starts an episode this far from the default pose (rad), as `evaluate` starts it:
+    # a robot set down by hand or released from a gantry is never exactly at the default pose.
+    start_joint_offset_rad: Range = (-0.05, 0.05)
     max_lag_substeps: int = 10  # size of the target history buffer - 1
 
     def __post_init__(self) -> None:
@@ -346,6 +349,7 @@ class RandomizationConfig:
         check_range(self, "backlash_rad", 0.0, 0.2)
         check_range(self, "gyro_bias", -1.0, 1.0)
         check_range(self, "imu_tilt_rad", -0.2, 0.2)
+        check_range(self, "start_joint_offset_rad", -0.5, 0.5)
         check_scalar(self, "max_lag_substeps", 0, 1000, integer=True)
         check_int_range(self, "lag_substeps", 0)
         hi = self.lag_substeps[1]
@@ -375,6 +379,7 @@ class RandomizationConfig:
             backlash_rad=(0.0, 0.0),
             gyro_bias=(0.0, 0.0),
             imu_tilt_rad=(0.0, 0.0),
+            start_joint_offset_rad=(0.0, 0.0),
         )
 
 
@@ -425,7 +430,12 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 # it models, so it reads back as "off", not as today's default (a resumed run, a reloaded policy or
 # a re-exported checkpoint keeps the physics and the network it was trained with).
 ABSENT_MEANS: dict[str, dict[str, Any]] = {
-    "RandomizationConfig": {"backlash_rad": (0.0, 0.0), "gyro_bias": (0.0, 0.0), "imu_tilt_rad": (0.0, 0.0)},
+    "RandomizationConfig": {
+        "backlash_rad": (0.0, 0.0),
+        "gyro_bias": (0.0, 0.0),
+        "imu_tilt_rad": (0.0, 0.0),
+        "start_joint_offset_rad": (0.0, 0.0),
+    },
     "PPOConfig": {"symmetric_policy": False},
 }
 

@@ -97,14 +97,18 @@ class WalkEnv:
             key_freq,
             key_yaw,
             key_qvel,
+            key_joints,
             key_noise,
             key_state,
-        ) = jax.random.split(key, 9)
+        ) = jax.random.split(key, 10)
         params = sample_params(key_params, cfg.randomization, self.robot)
 
         yaw = jax.random.uniform(key_yaw, (), jnp.float32, -jnp.pi, jnp.pi)
         quat = jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)], jnp.float32)
         qpos = jnp.asarray(self.robot.default_qpos, jnp.float32).at[3:7].set(quat)
+        offset_range = cfg.randomization.start_joint_offset_rad
+        offsets = jax.random.uniform(key_joints, (self.robot.nu,), jnp.float32, *offset_range)
+        qpos = qpos.at[self.robot.qpos_adr].add(offsets)
         qvel = jnp.zeros(self.robot.mj_model.nv, jnp.float32)
         qvel = qvel.at[0:6].set(jax.random.uniform(key_qvel, (6,), jnp.float32, -0.2, 0.2))
         data, readout = self.sim.init(params, qpos, qvel)

@@ -99,6 +99,17 @@ def test_reset_inside_jit_gives_each_env_its_own_physics(batched):
     assert len(np.unique(np.asarray(state.params.payload))) == 8
 
 
+def test_reset_starts_the_joints_inside_the_offset_range(batched, default_env):
+    """Each joint starts within start_joint_offset_rad of the default pose, and not all at it."""
+    reset, _ = batched
+    state, _ = reset(jax.random.split(jax.random.PRNGKey(1), 8))
+    robot, lo_hi = default_env.robot, default_env.cfg.randomization.start_joint_offset_rad
+    offsets = np.asarray(state.data.qpos)[:, robot.qpos_adr] - robot.default_qpos[robot.qpos_adr]
+    assert _in(offsets, lo_hi)
+    assert np.abs(offsets).max() > 0.6 * lo_hi[1]  # 8 x nu draws reach near the edge
+    assert len(np.unique(offsets[:, 0])) == 8
+
+
 def test_auto_reset_during_training_draws_new_values():
     """Through the Brax training wrappers, every finished env restarts with fresh randomization."""
     cfg = EnvConfig()
