@@ -4,7 +4,8 @@ Brax's own ``AutoResetWrapper`` caches the first reset state and copies it back 
 that finishes, so an env slot would replay the same physics parameters, command and start pose
 forever. :class:`ResamplingAutoReset` instead calls the environment's ``reset`` with a fresh key
 for every finished env, inside the jitted step, so each new episode draws new friction, masses,
-lag and gains. Brax's ``VmapWrapper`` and ``EpisodeWrapper`` are used as they are.
+lag and gains, on the terrain level the curriculum gives it (:mod:`mjx_walker.curriculum`).
+Brax's ``VmapWrapper`` and ``EpisodeWrapper`` are used as they are.
 
 Brax's ``State.info`` dict is Brax's interface; the environment's own state is the typed
 :class:`~mjx_walker.state.EnvState`, carried as ``pipeline_state``.
@@ -12,6 +13,7 @@ Brax's ``State.info`` dict is Brax's interface; the environment's own state is t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,7 @@ from brax.envs.base import Env as BraxEnv
 from brax.envs.base import State as BraxState
 from brax.envs.wrappers.training import EpisodeWrapper, VmapWrapper, Wrapper
 
+from mjx_walker import curriculum
 from mjx_walker.env import WalkEnv
 from mjx_walker.state import Observation
 
@@ -96,7 +99,8 @@ class ResamplingAutoReset(Wrapper):
         def fresh(_: None) -> tuple[Any, Any]:
             """Reset every env with a key derived from its own stream, keep the finished ones."""
             keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(state.pipeline_state.rng)
-            new_state, new_obs = jax.vmap(self.unwrapped_walk_env.reset)(keys)
+            levels = self._next_levels(state)
+            new_state, new_obs = jax.vmap(self.unwrapped_walk_env.reset)(keys, levels)
             new_obs = _obs_dict(new_obs)
 
             def pick(x: jax.Array, y: jax.Array) -> jax.Array:
@@ -111,6 +115,17 @@ class ResamplingAutoReset(Wrapper):
 
         pipeline_state, obs = jax.lax.cond(jnp.any(done), fresh, keep, None)
         return state.replace(pipeline_state=pipeline_state, obs=obs)
+
+    def _next_levels(self, state: BraxState) -> jax.Array:
+        """(n,) int32: each env's terrain level for its next episode (mjx_walker.curriculum).
+
+        An episode cut by the time limit (``truncation``) ended standing; any other end is a fall.
+        """
+        env_state = state.pipeline_state
+        walked = jnp.linalg.norm(env_state.data.qpos[:, 0:2] - env_state.origin_xy, axis=-1)
+        fell = state.info["truncation"] <= 0 if "truncation" in state.info else jnp.zeros_like(walked, bool)
+        step = functools.partial(curriculum.next_level, self.unwrapped_walk_env.cfg.terrain)
+        return jax.vmap(step)(env_state.terrain_level, walked, fell)
 
     @property
     def unwrapped_walk_env(self) -> WalkEnv:

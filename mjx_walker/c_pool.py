@@ -119,7 +119,7 @@ def _to_servos(spec: mujoco.MjSpec, robot: RobotModel) -> None:
 
 def build_servo_model(robot: RobotModel) -> ServoModel:
     """The C backend's model of ``robot``: the same scene with PD servos and the readout's sensors."""
-    _, spec = _robot_spec(robot.spec.name, SimConfig())
+    _, spec = _robot_spec(robot.spec.name, SimConfig(), robot.terrain)
     opt = robot.mj_model.opt
     spec.option.timestep, spec.option.iterations, spec.option.ls_iterations = (
         opt.timestep,

@@ -401,6 +401,45 @@ class NoiseConfig:
 
 
 @dataclass(frozen=True)
+class TerrainConfig:
+    """The ground (mjx_walker.terrain) and, on the ``tiles`` field, the level curriculum.
+
+    Each episode starts at the centre of a tile of its env's level. An episode that ends standing
+    after walking ``promote_m`` moves its env one level up; a fall moves it one level down.
+    """
+
+    kind: str = "flat"  # "flat", "tiles" (training), or "rough:H", "steps:H", "step:H" (H m, evaluation)
+    max_height_m: float = 0.05  # the top level's bump and block height (tiles)
+    levels: int = 6  # rows of tiles, level 0 flat
+    start_levels: tuple[int, int] = (0, 1)  # an env's first level, drawn uniformly (inclusive)
+    columns: int = 4  # tiles per level, alternately rough and stepped
+    tile_m: float = 8.0  # side of a tile, m
+    cell_m: float = 0.1  # heightfield grid spacing, m
+    promote_m: float = 2.0  # distance walked in an episode that moves an env up a level, m
+    seed: int = 0  # the field's random layout
+
+    def __post_init__(self) -> None:
+        """Validate fields."""
+        canonicalize(self)
+        from mjx_walker.terrain import parse_kind
+
+        try:
+            parse_kind(self.kind)
+        except ValueError as err:
+            _fail(self, "kind", self.kind, str(err))
+        check_scalar(self, "max_height_m", 0.0, 0.5, strict_lo=True)
+        check_scalar(self, "levels", 1, 100, integer=True)
+        check_int_range(self, "start_levels", 0)
+        if self.start_levels[1] >= self.levels:
+            _fail(self, "start_levels", self.start_levels, f"expected levels within 0..{self.levels - 1} (levels)")
+        check_scalar(self, "columns", 1, 100, integer=True)
+        check_scalar(self, "tile_m", 2.0, 100.0)
+        check_scalar(self, "cell_m", 0.02, 1.0)
+        check_scalar(self, "promote_m", 0.0, None)
+        check_scalar(self, "seed", 0, None, integer=True)
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     """Everything that defines the walking environment."""
 
@@ -411,6 +450,7 @@ class EnvConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     randomization: RandomizationConfig = field(default_factory=RandomizationConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    terrain: TerrainConfig = field(default_factory=TerrainConfig)
 
     def __post_init__(self) -> None:
         """Check each section has the right type (catches swapped arguments early)."""

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import mujoco
 from mujoco import mjx
 
-from mjx_walker import gait, lag, sensing
+from mjx_walker import curriculum, gait, lag, sensing
 from mjx_walker.command import sample_command, sample_interval
 from mjx_walker.configs import EnvConfig
 from mjx_walker.model import RobotModel, build_robot_model
@@ -49,7 +49,7 @@ class WalkEnv:
     def __init__(self, cfg: EnvConfig | None = None) -> None:
         """Build the robot model and the physics backend, and resolve everything static (no tracing here)."""
         self.cfg = cfg or EnvConfig()
-        self.robot: RobotModel = build_robot_model(self.cfg.robot.name, self.cfg.sim)
+        self.robot: RobotModel = build_robot_model(self.cfg.robot.name, self.cfg.sim, self.cfg.terrain)
         self.sim = CPhysics(self.robot) if self.cfg.sim.backend == "mujoco" else MjxPhysics(self.robot)
         self.actor_layout = actor_layout(self.robot.nu)
         self.critic_layout = critic_layout(self.robot.nu)
@@ -86,8 +86,11 @@ class WalkEnv:
         return self.cfg.sim.ctrl_dt
 
     # ------------------------------------------------------------------ reset
-    def reset(self, key: jax.Array) -> tuple[EnvState, Observation]:
-        """A fresh episode: new physics parameters, command, gait clock and perturbed pose."""
+    def reset(self, key: jax.Array, level: jax.Array | None = None) -> tuple[EnvState, Observation]:
+        """A fresh episode: new physics parameters, command, gait clock and perturbed pose.
+
+        ``level``: () int32, the terrain curriculum level to start on (None: a first level, drawn).
+        """
         cfg = self.cfg
         (
             key_params,
@@ -100,12 +103,16 @@ class WalkEnv:
             key_joints,
             key_noise,
             key_state,
-        ) = jax.random.split(key, 10)
+            key_level,
+            key_tile,
+        ) = jax.random.split(key, 12)
         params = sample_params(key_params, cfg.randomization, self.robot)
 
         yaw = jax.random.uniform(key_yaw, (), jnp.float32, -jnp.pi, jnp.pi)
         quat = jnp.array([jnp.cos(yaw / 2), 0.0, 0.0, jnp.sin(yaw / 2)], jnp.float32)
-        qpos = jnp.asarray(self.robot.default_qpos, jnp.float32).at[3:7].set(quat)
+        level = curriculum.start_level(key_level, cfg.terrain) if level is None else level
+        origin = curriculum.spawn_xy(key_tile, cfg.terrain, level)
+        qpos = jnp.asarray(self.robot.default_qpos, jnp.float32).at[3:7].set(quat).at[0:2].add(origin)
         offset_range = cfg.randomization.start_joint_offset_rad
         offsets = jax.random.uniform(key_joints, (self.robot.nu,), jnp.float32, *offset_range)
         qpos = qpos.at[self.robot.qpos_adr].add(offsets)
@@ -128,6 +135,8 @@ class WalkEnv:
             steps=jnp.int32(0),
             steps_to_resample=sample_interval(key_resample, cfg.command.resample_interval_s, self.ctrl_dt),
             steps_to_push=sample_interval(key_push, cfg.push.interval_s, self.ctrl_dt),
+            terrain_level=jnp.asarray(level, jnp.int32),
+            origin_xy=origin,
             rng=key_state,
         )
         obs = self._observe(key_noise, state, data, readout, state.feet_air_time)
@@ -218,6 +227,8 @@ class WalkEnv:
             steps=state.steps + 1,
             steps_to_resample=steps_to_resample,
             steps_to_push=steps_to_push,
+            terrain_level=state.terrain_level,
+            origin_xy=state.origin_xy,
             rng=key_next,
         )
         obs = self._observe(key_noise, new_state, data, readout, new_air_time)

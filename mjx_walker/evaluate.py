@@ -235,6 +235,12 @@ def build_parser() -> ArgumentParser:
     cond.add_argument(
         "--imu-tilt-deg", type=float, metavar="DEG", default=0.0, help="IMU mounting error, in roll and in pitch"
     )
+    cond.add_argument(
+        "--terrain",
+        default="flat",
+        metavar="KIND",
+        help="the ground: flat (default), rough:H, steps:H or step:H with H in m (e.g. rough:0.03; mjx_walker.terrain)",
+    )
     cond.add_argument("--push-time-s", type=float, metavar="S", default=3.0, help="when the push comes (default 3 s)")
     cond.add_argument(
         "--sweep",
@@ -289,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             outside_box=args.outside_box,
             gyro_bias=args.gyro_bias,
             imu_tilt_deg=args.imu_tilt_deg,
+            terrain=args.terrain,
         )
     except (PolicyFileError, PolicyMismatchError, EvaluationError, SpecError, BackendMismatchError, SafetyError) as err:
         return user_error(parser.prog, err)

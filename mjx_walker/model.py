@@ -19,8 +19,10 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from mjx_walker.configs import SimConfig
+from mjx_walker.configs import SimConfig, TerrainConfig
 from mjx_walker.robots import RobotSpec, get_robot, scene_path
+from mjx_walker.terrain import add_to_spec
+from mjx_walker.terrain import heightfield as terrain_field
 
 OVERRIDES_XML = Path(__file__).resolve().parent / "assets" / "scene_overrides.xml"  # package data
 _OPTION_ENUMS = {
@@ -54,6 +56,7 @@ class RobotModel:
     floor_geom: int
     floor_pairs: np.ndarray  # (p,) int, explicit contact pairs between floor and a foot
     standing_height: float  # m, root height in the keyframe
+    terrain: TerrainConfig = TerrainConfig()  # the ground the floor geom is (mjx_walker.terrain)
 
     @property
     def nu(self) -> int:
@@ -123,8 +126,10 @@ def _id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str, robot: str) -> in
     return idx
 
 
-def _robot_spec(robot_name: str, sim: SimConfig) -> tuple[RobotSpec, mujoco.MjSpec]:
-    """The robot's scene as an MjSpec: visual meshes and sensors removed, overrides and timing applied."""
+def _robot_spec(
+    robot_name: str, sim: SimConfig, terrain: TerrainConfig | None = None
+) -> tuple[RobotSpec, mujoco.MjSpec]:
+    """The robot's scene as an MjSpec: visual meshes and sensors removed, overrides, timing and terrain applied."""
     spec_info = get_robot(robot_name)
     spec = mujoco.MjSpec.from_file(str(scene_path(spec_info)))
     _strip_visual_meshes(spec)
@@ -134,13 +139,18 @@ def _robot_spec(robot_name: str, sim: SimConfig) -> tuple[RobotSpec, mujoco.MjSp
     spec.option.timestep = sim.sim_dt
     spec.option.iterations = sim.iterations
     spec.option.ls_iterations = sim.ls_iterations
+    field = terrain_field(terrain) if terrain is not None else None
+    if field is not None:
+        add_to_spec(spec, spec_info.floor_geom, field)
     return spec_info, spec
 
 
-def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotModel:
-    """Parse, strip, override and compile a robot's scene; resolve all names to indices."""
-    sim = sim or SimConfig()
-    spec_info, spec = _robot_spec(robot_name, sim)
+def build_robot_model(
+    robot_name: str, sim: SimConfig | None = None, terrain: TerrainConfig | None = None
+) -> RobotModel:
+    """Parse, strip, override and compile a robot's scene on ``terrain`` (default flat); resolve all names."""
+    sim, terrain = sim or SimConfig(), terrain or TerrainConfig()
+    spec_info, spec = _robot_spec(robot_name, sim, terrain)
 
     # Read PD gains and torque limits from the position actuators before they become motors.
     nominal = spec.compile()
@@ -202,4 +212,5 @@ def build_robot_model(robot_name: str, sim: SimConfig | None = None) -> RobotMod
         floor_geom=floor,
         floor_pairs=np.array(pairs, dtype=int),
         standing_height=float(default_qpos[2]),
+        terrain=terrain,
     )

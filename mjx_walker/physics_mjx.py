@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import mujoco
 from mujoco import mjx
 
 from mjx_walker import pd
@@ -29,10 +28,10 @@ class MjxPhysics:
         self.robot = robot
         device = jax.local_devices()[0]
         self.mjx_model = mjx.put_model(robot.mj_model, device=device)
-        mj_data = mujoco.MjData(robot.mj_model)
-        mj_data.qpos[:] = robot.default_qpos
-        mujoco.mj_forward(robot.mj_model, mj_data)
-        self._data_template = mjx.put_data(robot.mj_model, mj_data, device=device)
+        # make_data, not put_data of a C forward pass: MuJoCo C finds more heightfield contacts
+        # than MJX's fixed contact slots hold, and init's forward pass fills every field anyway.
+        template = mjx.make_data(robot.mj_model, device=device)
+        self._data_template = template.replace(qpos=jnp.asarray(robot.default_qpos, template.qpos.dtype))
 
     def init(self, params: PhysicsParams, qpos: jax.Array, qvel: jax.Array) -> tuple[mjx.Data, Readout]:
         """The physics state at ``qpos`` (nq,), ``qvel`` (nv,) and its readout (a forward pass)."""

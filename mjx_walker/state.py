@@ -81,6 +81,8 @@ class EnvState:
     steps: jax.Array  # () int32, control steps since reset
     steps_to_resample: jax.Array  # () int32, control steps until the next command re-sample
     steps_to_push: jax.Array  # () int32, control steps until the next push
+    terrain_level: jax.Array  # () int32, this env's curriculum level (mjx_walker.curriculum)
+    origin_xy: jax.Array  # (2,) m, where this episode started
     rng: jax.Array  # PRNG key for in-episode randomness
 
 

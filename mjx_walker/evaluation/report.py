@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from mjx_walker.configs import ConfigError, TerrainConfig
 from mjx_walker.evaluation.conditions import (
     ENVELOPE_KEYS,
     MAX_BACKLASH_DEG,
@@ -213,6 +214,17 @@ def summarize_conditions(
     return out
 
 
+def _terrain(kind: str) -> TerrainConfig:
+    """The evaluation ground of ``kind``; EvaluationError naming the option and what is allowed."""
+    try:
+        ground = TerrainConfig(kind=kind)
+    except ConfigError as err:
+        raise EvaluationError(f"--terrain {kind!r} is invalid: {str(err).split(': ', 1)[-1]}") from None
+    if kind == "tiles":
+        raise EvaluationError("--terrain 'tiles' is training's field; evaluate on flat, rough:H, steps:H or step:H")
+    return ground
+
+
 def evaluate_policy(
     policy_path: str | os.PathLike | OnnxPolicy,
     out_dir: str | os.PathLike = "eval",
@@ -239,6 +251,7 @@ def evaluate_policy(
     gyro_bias: float = 0.0,
     imu_tilt_deg: float = 0.0,
     outside_box: bool = False,
+    terrain: str = "flat",
 ) -> dict[str, Any]:
     """Run ``episodes`` per condition; write report.json and report.png; return the report.
 
@@ -250,7 +263,8 @@ def evaluate_policy(
     and ``imu_tilt_deg`` (roll and pitch) give the IMU those errors; ``outside_box`` runs a
     ``command`` outside the policy's trained box (refused otherwise), marked in the report;
     ``command_ranges`` replaces the policy's own for
-    drawn commands. Episode i gets the same draws in every condition
+    drawn commands; ``terrain`` is the ground (a ``TerrainConfig.kind``: ``flat``, ``rough:H``, ...).
+    Episode i gets the same draws in every condition
     (see :mod:`mjx_walker.evaluation.draws`); the measures are :mod:`mjx_walker.evaluation.metrics`'.
     """
     _check_request(
@@ -270,6 +284,7 @@ def evaluate_policy(
     )
     if command is not None and len(command) != 3:
         raise EvaluationError(f"command needs three numbers vx,vy,yaw; got {list(command)}")
+    ground = _terrain(terrain)
     if isinstance(policy_path, OnnxPolicy):
         policy = policy_path
     else:
@@ -284,7 +299,7 @@ def evaluate_policy(
     if outside:
         policy = _with_command_ranges(policy, {k: _widened(meta.command_ranges[k], v[0]) for k, v in outside.items()})
         meta = policy.meta
-    robot = build_robot_model(meta.robot, sim_config(meta))
+    robot = build_robot_model(meta.robot, sim_config(meta), ground)
     rnd = meta.randomization if randomization is None else randomization
     about = centre_values(rnd, centre, float(robot.mj_model.geom_friction[robot.floor_geom, 0]))
     envelope = scaled_envelope(rnd, shift, about)
@@ -332,6 +347,7 @@ def evaluate_policy(
         "noise": noise,
         "push": {"mps": push_mps, "time_s": push_time_s},
         "backlash_deg": backlash_deg,
+        "terrain": terrain,
         "outside_trained_box": outside or None,  # {component: [commanded, trained range]}
         "imu": {"gyro_bias": gyro_bias, "tilt_deg": imu_tilt_deg},
         "envelope": {k: [pinned[k]] * 2 if k in pinned else envelope[k] for k in ENVELOPE_KEYS},
